@@ -1,0 +1,289 @@
+//! Keys to actions. The default table lives in `assets/keymap.toml`; the help overlay is
+//! built from the same table that dispatches keys, so it cannot drift from them.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use serde::Deserialize;
+
+/// What a key can mean. The snake_case names are the keymap file's vocabulary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Up,
+    Down,
+    First,
+    Last,
+    Act,
+    Done,
+    Skip,
+    Reopen,
+    Note,
+    FocusNext,
+    FocusPrev,
+    Help,
+    Quit,
+}
+
+impl Action {
+    /// One line for the help overlay.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Action::Up => "select the previous step",
+            Action::Down => "select the next step",
+            Action::First => "select the first step",
+            Action::Last => "select the last step",
+            Action::Act => "act on the step (manual: mark done)",
+            Action::Done => "mark the step done (asks a reason to pass an unmet gate)",
+            Action::Skip => "skip the step (asks a reason)",
+            Action::Reopen => "reopen a done, skipped or failed step",
+            Action::Note => "add a note to the step",
+            Action::FocusNext => "focus the next pane",
+            Action::FocusPrev => "focus the previous pane",
+            Action::Help => "show or hide this help",
+            Action::Quit => "quit (the session stays resumable)",
+        }
+    }
+
+    /// Short label for the status bar hints.
+    pub fn hint(self) -> &'static str {
+        match self {
+            Action::Up | Action::Down => "move",
+            Action::First => "first",
+            Action::Last => "last",
+            Action::Act => "act",
+            Action::Done => "done",
+            Action::Skip => "skip",
+            Action::Reopen => "reopen",
+            Action::Note => "note",
+            Action::FocusNext | Action::FocusPrev => "pane",
+            Action::Help => "help",
+            Action::Quit => "quit",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct KeyChord {
+    code: ChordCode,
+    ctrl: bool,
+}
+
+/// A crossterm-independent key code so the table can be ordered and printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+enum ChordCode {
+    Char(char),
+    Enter,
+    Tab,
+    BackTab,
+    Up,
+    Down,
+    Home,
+    End,
+    PageUp,
+    PageDown,
+    Esc,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum KeymapError {
+    #[error("unknown key name `{0}`")]
+    UnknownKey(String),
+    #[error("key `{key}` is bound to both `{first}` and `{second}`")]
+    Conflict {
+        key: String,
+        first: String,
+        second: String,
+    },
+    #[error("keymap is not valid TOML: {0}")]
+    Parse(String),
+}
+
+impl FromStr for KeyChord {
+    type Err = KeymapError;
+    fn from_str(s: &str) -> Result<Self, KeymapError> {
+        let (ctrl, name) = match s.strip_prefix("ctrl-") {
+            Some(rest) if !rest.is_empty() => (true, rest),
+            _ => (false, s),
+        };
+        let code = match name {
+            "enter" => ChordCode::Enter,
+            "tab" => ChordCode::Tab,
+            "backtab" => ChordCode::BackTab,
+            "up" => ChordCode::Up,
+            "down" => ChordCode::Down,
+            "home" => ChordCode::Home,
+            "end" => ChordCode::End,
+            "pageup" => ChordCode::PageUp,
+            "pagedown" => ChordCode::PageDown,
+            "esc" => ChordCode::Esc,
+            "space" => ChordCode::Char(' '),
+            _ => {
+                let mut chars = name.chars();
+                match (chars.next(), chars.next()) {
+                    (Some(c), None) => ChordCode::Char(c),
+                    _ => return Err(KeymapError::UnknownKey(s.to_string())),
+                }
+            }
+        };
+        Ok(KeyChord { code, ctrl })
+    }
+}
+
+impl fmt::Display for KeyChord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.ctrl {
+            f.write_str("ctrl-")?;
+        }
+        match self.code {
+            ChordCode::Char(' ') => f.write_str("space"),
+            ChordCode::Char(c) => write!(f, "{c}"),
+            ChordCode::Enter => f.write_str("enter"),
+            ChordCode::Tab => f.write_str("tab"),
+            ChordCode::BackTab => f.write_str("shift-tab"),
+            ChordCode::Up => f.write_str("↑"),
+            ChordCode::Down => f.write_str("↓"),
+            ChordCode::Home => f.write_str("home"),
+            ChordCode::End => f.write_str("end"),
+            ChordCode::PageUp => f.write_str("pgup"),
+            ChordCode::PageDown => f.write_str("pgdn"),
+            ChordCode::Esc => f.write_str("esc"),
+        }
+    }
+}
+
+impl KeyChord {
+    fn from_event(ev: &KeyEvent) -> Option<KeyChord> {
+        let ctrl = ev.modifiers.contains(KeyModifiers::CONTROL);
+        let code = match ev.code {
+            // Shift is already folded into the character (`G`), so it is not a modifier here.
+            KeyCode::Char(c) => ChordCode::Char(c),
+            KeyCode::Enter => ChordCode::Enter,
+            KeyCode::Tab => ChordCode::Tab,
+            KeyCode::BackTab => ChordCode::BackTab,
+            KeyCode::Up => ChordCode::Up,
+            KeyCode::Down => ChordCode::Down,
+            KeyCode::Home => ChordCode::Home,
+            KeyCode::End => ChordCode::End,
+            KeyCode::PageUp => ChordCode::PageUp,
+            KeyCode::PageDown => ChordCode::PageDown,
+            KeyCode::Esc => ChordCode::Esc,
+            _ => return None,
+        };
+        Some(KeyChord { code, ctrl })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Keymap {
+    map: BTreeMap<KeyChord, Action>,
+}
+
+const DEFAULTS: &str = include_str!("../../assets/keymap.toml");
+
+impl Keymap {
+    pub fn from_toml(text: &str) -> Result<Keymap, KeymapError> {
+        let table: BTreeMap<Action, Vec<String>> =
+            toml::from_str(text).map_err(|e| KeymapError::Parse(e.message().to_string()))?;
+        let mut map = BTreeMap::new();
+        for (action, keys) in table {
+            for key in keys {
+                let chord: KeyChord = key.parse()?;
+                if let Some(prev) = map.insert(chord, action)
+                    && prev != action
+                {
+                    return Err(KeymapError::Conflict {
+                        key,
+                        first: format!("{prev:?}"),
+                        second: format!("{action:?}"),
+                    });
+                }
+            }
+        }
+        Ok(Keymap { map })
+    }
+
+    pub fn defaults() -> Keymap {
+        // The defaults are part of the binary and covered by a test, so this cannot
+        // fail at run time; an empty map would still leave `q` handled by the runtime.
+        Keymap::from_toml(DEFAULTS).unwrap_or(Keymap {
+            map: BTreeMap::new(),
+        })
+    }
+
+    pub fn lookup(&self, ev: &KeyEvent) -> Option<Action> {
+        KeyChord::from_event(ev).and_then(|c| self.map.get(&c).copied())
+    }
+
+    /// The keys bound to an action, in a stable order.
+    pub fn keys_for(&self, action: Action) -> Vec<KeyChord> {
+        self.map
+            .iter()
+            .filter(|(_, a)| **a == action)
+            .map(|(k, _)| *k)
+            .collect()
+    }
+
+    /// Every action with its keys, in the order of the `Action` enum: the help table.
+    pub fn bindings(&self) -> Vec<(Action, Vec<KeyChord>)> {
+        let mut by_action: BTreeMap<Action, Vec<KeyChord>> = BTreeMap::new();
+        for (k, a) in &self.map {
+            by_action.entry(*a).or_default().push(*k);
+        }
+        by_action.into_iter().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_parse_and_cover_every_action() {
+        let km = Keymap::from_toml(DEFAULTS).unwrap();
+        let bound: Vec<Action> = km.bindings().into_iter().map(|(a, _)| a).collect();
+        for a in [
+            Action::Up,
+            Action::Down,
+            Action::First,
+            Action::Last,
+            Action::Act,
+            Action::Done,
+            Action::Skip,
+            Action::Reopen,
+            Action::Note,
+            Action::FocusNext,
+            Action::FocusPrev,
+            Action::Help,
+            Action::Quit,
+        ] {
+            assert!(bound.contains(&a), "{a:?} has no key");
+        }
+    }
+
+    #[test]
+    fn lookup_maps_events() {
+        let km = Keymap::defaults();
+        let key = |c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE);
+        assert_eq!(km.lookup(&key('j')), Some(Action::Down));
+        assert_eq!(
+            km.lookup(&KeyEvent::new(KeyCode::Char('G'), KeyModifiers::SHIFT)),
+            Some(Action::Last)
+        );
+        assert_eq!(km.lookup(&key('z')), None);
+    }
+
+    #[test]
+    fn conflicts_and_unknown_names_are_refused() {
+        assert_eq!(
+            Keymap::from_toml("up = [\"nope-key\"]").unwrap_err(),
+            KeymapError::UnknownKey("nope-key".into())
+        );
+        assert!(matches!(
+            Keymap::from_toml("up = [\"k\"]\ndown = [\"k\"]").unwrap_err(),
+            KeymapError::Conflict { .. }
+        ));
+    }
+}

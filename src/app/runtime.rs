@@ -1,0 +1,181 @@
+//! The runtime: owns the terminal, the journal writer, the clock and the signals, and is
+//! the only place effects are carried out.
+
+use std::io::Write;
+use std::sync::mpsc as std_mpsc;
+use std::time::Duration as StdDuration;
+
+use crossterm::event::{Event as TermEvent, EventStream, KeyEventKind};
+use futures::StreamExt;
+use jiff::Timestamp;
+use ratatui::DefaultTerminal;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::oneshot;
+
+use super::{App, Effect, Msg, update};
+use crate::session::{Event, Journal, Record};
+use crate::ui;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("terminal error: {0}")]
+    Terminal(#[from] std::io::Error),
+}
+
+type Job = (
+    Vec<Event>,
+    Timestamp,
+    oneshot::Sender<Result<Vec<Record>, String>>,
+);
+
+/// Appends on a dedicated OS thread with `std::fs`, so an fsync never stalls the event
+/// loop's thread and every write error comes back to the caller.
+pub struct JournalWriter {
+    tx: std_mpsc::Sender<Job>,
+}
+
+impl JournalWriter {
+    pub fn spawn(mut journal: Journal, by: String) -> JournalWriter {
+        let (tx, rx) = std_mpsc::channel::<Job>();
+        std::thread::spawn(move || {
+            // After one failure nothing more is written: a retried fsync can "succeed"
+            // without the data, so the session must be reopened instead.
+            let mut broken: Option<String> = None;
+            for (events, at, reply) in rx {
+                if let Some(err) = &broken {
+                    let _ = reply.send(Err(err.clone()));
+                    continue;
+                }
+                let mut records = Vec::with_capacity(events.len());
+                let mut failed = None;
+                for event in events {
+                    match journal.append(&by, at, event) {
+                        Ok(r) => records.push(r),
+                        Err(e) => {
+                            tracing::error!("journal append failed: {e}");
+                            failed = Some(e.to_string());
+                            break;
+                        }
+                    }
+                }
+                match failed {
+                    Some(err) => {
+                        broken = Some(err.clone());
+                        // The records that did land are still reported so the screen
+                        // shows exactly what the journal holds.
+                        let _ = reply.send(if records.is_empty() {
+                            Err(err)
+                        } else {
+                            Ok(records)
+                        });
+                    }
+                    None => {
+                        let _ = reply.send(Ok(records));
+                    }
+                }
+            }
+        });
+        JournalWriter { tx }
+    }
+
+    pub async fn append(&self, events: Vec<Event>) -> Result<Vec<Record>, String> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send((events, Timestamp::now(), reply))
+            .map_err(|_| "the journal writer has stopped".to_string())?;
+        rx.await
+            .map_err(|_| "the journal writer has stopped".to_string())?
+    }
+}
+
+/// Restores the terminal however the loop ends (`?`, return, unwinding).
+struct RestoreGuard;
+
+impl Drop for RestoreGuard {
+    fn drop(&mut self) {
+        ratatui::restore();
+    }
+}
+
+fn draw(terminal: &mut DefaultTerminal, app: &App) -> std::io::Result<()> {
+    // Synchronized update: the terminal shows the frame whole, never half-drawn, which
+    // matters over a slow SSH link.
+    let _ = crossterm::queue!(
+        terminal.backend_mut(),
+        crossterm::terminal::BeginSynchronizedUpdate
+    );
+    let drawn = terminal.draw(|f| ui::render(f, app, Timestamp::now())).map(|_| ());
+    let ended = crossterm::execute!(
+        terminal.backend_mut(),
+        crossterm::terminal::EndSynchronizedUpdate
+    );
+    drawn.and(ended)
+}
+
+/// Runs the screen until the operator quits or a signal ends it. Returns the reason.
+pub fn run(app: App, writer: JournalWriter) -> Result<&'static str, RuntimeError> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(event_loop(app, writer))
+}
+
+async fn event_loop(mut app: App, writer: JournalWriter) -> Result<&'static str, RuntimeError> {
+    let mut sigterm = signal(SignalKind::terminate())?;
+    let mut sighup = signal(SignalKind::hangup())?;
+    let mut sigint = signal(SignalKind::interrupt())?;
+    let mut sigquit = signal(SignalKind::quit())?;
+
+    let mut terminal = ratatui::try_init()?;
+    let _guard = RestoreGuard;
+    let mut events = EventStream::new();
+    let mut clock = tokio::time::interval(StdDuration::from_secs(1));
+    clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut dirty = true;
+    let reason = loop {
+        if dirty {
+            draw(&mut terminal, &app)?;
+            dirty = false;
+        }
+        let msg = tokio::select! {
+            ev = events.next() => match ev {
+                Some(Ok(TermEvent::Key(k))) if k.kind == KeyEventKind::Press => Msg::Key(k),
+                Some(Ok(TermEvent::Resize(..))) => Msg::Resize,
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => {
+                    tracing::warn!("terminal input failed: {e}");
+                    break "the terminal went away";
+                }
+                None => break "the terminal went away",
+            },
+            _ = clock.tick() => Msg::Tick,
+            _ = sigterm.recv() => { tracing::info!("SIGTERM"); Msg::Terminate },
+            _ = sighup.recv() => { tracing::info!("SIGHUP"); Msg::Terminate },
+            _ = sigint.recv() => { tracing::info!("SIGINT"); Msg::Terminate },
+            _ = sigquit.recv() => { tracing::info!("SIGQUIT"); Msg::Terminate },
+        };
+        let terminate = msg == Msg::Terminate;
+        let effects = update(&mut app, msg);
+        dirty = true;
+        let mut quit = false;
+        for effect in effects {
+            match effect {
+                Effect::Record(events) => match writer.append(events).await {
+                    Ok(records) => {
+                        for r in &records {
+                            app.apply(r);
+                        }
+                    }
+                    Err(err) => app.view.journal_error = Some(err),
+                },
+                Effect::Quit => quit = true,
+            }
+        }
+        if quit {
+            break if terminate { "a signal" } else { "quit" };
+        }
+    };
+    drop(terminal);
+    let _ = std::io::stdout().flush();
+    Ok(reason)
+}

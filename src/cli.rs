@@ -1,0 +1,85 @@
+//! The command line.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+const DURABILITY: &str = "\
+Once the status bar shows `saved #N`, action N and every action before it are on disk \
+(appended and fsynced to the session's journal) and survive kill -9, a dropped SSH link, \
+a panic or a reboot. `cutover resume` brings them back exactly.";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cutover",
+    version,
+    about = "A full-screen runbook executor for maintenance windows",
+    after_help = DURABILITY
+)]
+pub struct Cli {
+    /// Plain ASCII glyphs instead of symbols (for fonts or terminals without them).
+    #[arg(long, global = true)]
+    pub ascii: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start a new session from a runbook and open the checklist.
+    #[command(after_help = DURABILITY)]
+    Run {
+        /// The runbook (TOML).
+        runbook: PathBuf,
+        /// Override a runbook variable: --var TO_VERSION=2025.09.00 (repeatable).
+        #[arg(long = "var", value_name = "KEY=VALUE", value_parser = parse_var)]
+        vars: Vec<(String, String)>,
+        /// When the window opens, RFC 3339 with an offset (default: the runbook's, else now).
+        #[arg(long, value_name = "TIME")]
+        window_start: Option<String>,
+        /// How long the window lasts, e.g. 4h or 2h30m (default: the runbook's).
+        #[arg(long, value_name = "DURATION")]
+        window_duration: Option<String>,
+    },
+    /// Reopen a session after a quit, a crash or a dropped connection.
+    #[command(after_help = DURABILITY)]
+    Resume {
+        /// Session id (default: the most recent unfinished session).
+        session: Option<String>,
+    },
+    /// List sessions (unfinished ones unless --all).
+    Sessions {
+        /// Include finished sessions.
+        #[arg(long)]
+        all: bool,
+        /// Machine-readable output (documented in the README).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a session's replayed state: every step and backup, the window.
+    Status {
+        /// Session id (default: the most recent session).
+        session: Option<String>,
+        /// Machine-readable output (documented in the README).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check runbooks: syntax, references, cycles, templates, versions, plan fit.
+    Validate {
+        /// One or more runbook files.
+        #[arg(required = true)]
+        runbooks: Vec<PathBuf>,
+        /// Treat warnings as errors.
+        #[arg(long)]
+        strict: bool,
+    },
+    /// Run the bundled demo runbook in a fresh session (harmless commands only).
+    Demo,
+}
+
+fn parse_var(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
+        _ => Err(format!("`{text}` is not KEY=VALUE")),
+    }
+}

@@ -1,0 +1,119 @@
+//! One module per command. Each returns `Err(Failure)` with the message and the exit
+//! code the operator (or a script) sees.
+
+pub mod resume;
+pub mod start;
+pub mod status;
+pub mod tui;
+pub mod validate;
+
+use std::fmt;
+
+use crate::cli::{Cli, Command};
+
+/// Exit codes follow sysexits so wrappers can tell failures apart.
+pub mod exit {
+    /// Bad usage, or not a terminal.
+    pub const USAGE: u8 = 64;
+    /// A broken runbook or a damaged journal.
+    pub const DATA: u8 = 65;
+    /// No such session.
+    pub const NO_INPUT: u8 = 66;
+    /// The state directory cannot be created or written.
+    pub const CANT_CREATE: u8 = 73;
+    /// An I/O error on the state directory.
+    pub const IO: u8 = 74;
+    /// The session is held by another cutover.
+    pub const LOCKED: u8 = 75;
+}
+
+#[derive(Debug)]
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn new(code: u8, message: impl Into<String>) -> Self {
+        Failure {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let m = self.message.trim_end();
+        if m.starts_with("error") || m.starts_with("warning") {
+            write!(f, "{m}")
+        } else {
+            write!(f, "cutover: {m}")
+        }
+    }
+}
+
+impl From<crate::session::StoreError> for Failure {
+    fn from(e: crate::session::StoreError) -> Self {
+        use crate::session::{JournalError, StoreError};
+        let code = match &e {
+            StoreError::Unwritable { .. } => exit::CANT_CREATE,
+            StoreError::NotFound { .. } | StoreError::NothingToResume { .. } => exit::NO_INPUT,
+            StoreError::Locked { .. } => exit::LOCKED,
+            StoreError::Journal(JournalError::Corrupt { .. }) => exit::DATA,
+            StoreError::Io { .. } | StoreError::Journal(_) => exit::IO,
+        };
+        Failure::new(code, e.to_string())
+    }
+}
+
+impl From<crate::runbook::RunbookError> for Failure {
+    fn from(e: crate::runbook::RunbookError) -> Self {
+        let code = match &e {
+            crate::runbook::RunbookError::Read { .. } => exit::NO_INPUT,
+            crate::runbook::RunbookError::Invalid { .. } => exit::DATA,
+        };
+        Failure::new(code, e.render())
+    }
+}
+
+pub fn dispatch(cli: Cli) -> Result<(), Failure> {
+    match cli.command {
+        Command::Run {
+            runbook,
+            vars,
+            window_start,
+            window_duration,
+        } => start::run(
+            start::Source::File(runbook),
+            &vars,
+            window_start.as_deref(),
+            window_duration.as_deref(),
+            cli.ascii,
+        ),
+        Command::Demo => start::run(start::Source::Demo, &[], None, None, cli.ascii),
+        Command::Resume { session } => resume::run(session.as_deref(), cli.ascii),
+        Command::Status { session, json } => status::status(session.as_deref(), json),
+        Command::Sessions { all, json } => status::sessions(all, json),
+        Command::Validate { runbooks, strict } => {
+            let mut out = std::io::stdout();
+            match validate::run(&runbooks, strict, &mut out) {
+                0 => Ok(()),
+                code => Err(Failure::new(
+                    u8::try_from(code).unwrap_or(1),
+                    "validation failed (see above)",
+                )),
+            }
+        }
+    }
+}
+
+/// The state dir, or a failure that says how to set one.
+pub fn store_root() -> Result<std::path::PathBuf, Failure> {
+    crate::session::Store::default_root().ok_or_else(|| {
+        Failure::new(
+            exit::CANT_CREATE,
+            "cannot find a home directory for the session store; set CUTOVER_HOME",
+        )
+    })
+}

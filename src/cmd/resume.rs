@@ -1,0 +1,103 @@
+//! `cutover resume`: reopen a session exactly as it was saved.
+
+use jiff::Timestamp;
+
+use super::{Failure, exit, store_root, tui};
+use crate::app::App;
+use crate::runbook::{Runbook, sha256_hex};
+use crate::session::{Event, Record, SessionPaths, Store, StoreError, store::operator};
+
+/// The most recent session whose journal has no `session_finished`.
+pub fn latest_unfinished(store: &Store) -> Result<String, StoreError> {
+    for id in store.ids()?.into_iter().rev() {
+        let Ok(paths) = store.existing(&id) else {
+            continue;
+        };
+        match paths.read_journal() {
+            Ok((records, _)) if !is_finished(&records) => return Ok(id),
+            Ok(_) => {}
+            // A damaged journal is still the latest candidate: resuming it reports the
+            // damage with its offset instead of silently picking an older session.
+            Err(_) => return Ok(id),
+        }
+    }
+    Err(StoreError::NothingToResume {
+        root: store.root().to_path_buf(),
+    })
+}
+
+pub fn is_finished(records: &[Record]) -> bool {
+    records
+        .iter()
+        .any(|r| matches!(r.event, Event::SessionFinished { .. }))
+}
+
+/// Reads the session's runbook copy and checks it against the digest recorded at start:
+/// resume only ever runs the runbook the session began with.
+pub fn verified_runbook(paths: &SessionPaths, records: &[Record]) -> Result<Runbook, Failure> {
+    let source = paths.read_runbook()?;
+    let Some((origin, want)) = records.iter().find_map(|r| match &r.event {
+        Event::SessionStarted {
+            runbook_path,
+            runbook_sha256,
+            ..
+        } => Some((runbook_path.clone(), runbook_sha256.clone())),
+        _ => None,
+    }) else {
+        return Err(Failure::new(
+            exit::DATA,
+            format!(
+                "session {}: its journal {} has no session_started record, so it cannot be resumed",
+                paths.id,
+                paths.journal().display()
+            ),
+        ));
+    };
+    let got = sha256_hex(source.as_bytes());
+    if got != want {
+        return Err(Failure::new(
+            exit::DATA,
+            format!(
+                "session {}: the runbook copy {} was changed after the session started \
+                 (sha256 {got}, recorded {want}); refusing to resume with a runbook the \
+                 journal does not describe",
+                paths.id,
+                paths.runbook().display()
+            ),
+        ));
+    }
+    let label = format!("{} (copy of {origin})", paths.runbook().display());
+    Ok(Runbook::parse(&label, &source)?)
+}
+
+pub fn run(session: Option<&str>, ascii: bool) -> Result<(), Failure> {
+    let store = Store::open(store_root()?)?;
+    let id = match session {
+        Some(id) => id.to_string(),
+        None => latest_unfinished(&store)?,
+    };
+    let (paths, lock, mut journal, records, report) = store.open_session(&id)?;
+    let runbook = verified_runbook(&paths, &records)?;
+    tui::require_terminal()?;
+    tui::init_logging(&paths);
+    if report.truncated_bytes > 0 {
+        tracing::warn!(
+            bytes = report.truncated_bytes,
+            "cut a torn last line off the journal (an action that was never shown as saved)"
+        );
+    }
+    let by = operator();
+    let resumed = journal
+        .append(
+            &by,
+            Timestamp::now(),
+            Event::SessionResumed {
+                pid: std::process::id(),
+            },
+        )
+        .map_err(|e| Failure::new(exit::IO, e.to_string()))?;
+    let mut all = records;
+    all.push(resumed);
+    let app = App::new(runbook, &all, by, ascii, tui::no_color());
+    tui::drive(app, journal, &paths, lock)
+}

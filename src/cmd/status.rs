@@ -1,0 +1,211 @@
+//! `cutover status` and `cutover sessions`: read-only views of the store for people and
+//! scripts. They never take a lock or change a file.
+
+use std::fmt::Write as _;
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use super::resume::{is_finished, verified_runbook};
+use super::{Failure, exit, store_root};
+use crate::run::context::local_time;
+use crate::run::{RunState, report};
+use crate::session::Store;
+
+fn print_json<T: Serialize>(value: &T) -> Result<(), Failure> {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| Failure::new(exit::IO, format!("cannot encode JSON: {e}")))?;
+    println!("{text}");
+    Ok(())
+}
+
+pub fn status(session: Option<&str>, json: bool) -> Result<(), Failure> {
+    let store = Store::open_existing(store_root()?);
+    let id = match session {
+        Some(id) => id.to_string(),
+        None => store.ids()?.pop().ok_or_else(|| {
+            Failure::new(
+                exit::NO_INPUT,
+                format!("no sessions in {}", store.root().display()),
+            )
+        })?,
+    };
+    let paths = store.existing(&id)?;
+    let (records, report_info) = paths.read_journal()?;
+    let runbook = verified_runbook(&paths, &records)?;
+    let run = RunState::replay(&runbook, &records);
+    let now = Timestamp::now();
+    let status = report::status(&runbook, &run, now, store.holder(&paths));
+    if json {
+        return print_json(&status);
+    }
+    let tz = &status.window.timezone;
+    let mut out = String::new();
+    let _ = writeln!(out, "session   {}", status.session);
+    let _ = writeln!(out, "runbook   {} ({})", status.runbook.title, status.runbook.path);
+    let _ = writeln!(out, "started   {} by {}", status.started_at.map_or("?".into(), |t| local_time(t, tz)), status.started_by);
+    let _ = writeln!(
+        out,
+        "window    {} – {} ({}, {}s)",
+        local_time(status.window.start, tz),
+        local_time(status.window.end, tz),
+        status.window.phase,
+        status.window.seconds
+    );
+    let _ = writeln!(out, "saved     #{}", status.saved);
+    if let Some(by) = &status.open_by {
+        let _ = writeln!(out, "open by   {by}");
+    }
+    if let Some(outcome) = status.finished {
+        let _ = writeln!(out, "finished  {outcome:?}");
+    }
+    if report_info.truncated_bytes > 0 {
+        let _ = writeln!(
+            out,
+            "note      the journal ends in a torn line ({} bytes, never shown as saved); resume cuts it off",
+            report_info.truncated_bytes
+        );
+    }
+    let _ = writeln!(out, "progress  {}/{} steps settled", status.progress.settled, status.progress.total);
+    let _ = writeln!(out);
+    let mut phase = String::new();
+    for s in &status.steps {
+        if s.phase != phase {
+            phase = s.phase.clone();
+            let _ = writeln!(out, "[{phase}]{}", if s.contingency { " (contingency)" } else { "" });
+        }
+        let mut extra = String::new();
+        if !s.unmet.is_empty() && s.status == crate::run::StepStatus::Blocked {
+            let _ = write!(extra, "  needs {}", s.unmet.join(", "));
+        }
+        if let Some(r) = &s.skip_reason {
+            let _ = write!(extra, "  reason: {r}");
+        }
+        if !s.notes.is_empty() {
+            let _ = write!(extra, "  notes: {}", s.notes.len());
+        }
+        let _ = writeln!(out, "  {:<12} {:<28} {}{extra}", s.status.word(), s.id, s.title);
+    }
+    if !status.backups.is_empty() {
+        let _ = writeln!(out, "\n[backups]");
+        for b in &status.backups {
+            let _ = writeln!(out, "  {:<12} {:<28} {}", b.status.word(), b.id, b.title);
+        }
+    }
+    print!("{out}");
+    Ok(())
+}
+
+#[derive(Debug, Serialize)]
+pub struct SessionSummary {
+    pub id: String,
+    pub title: String,
+    pub started_at: Option<Timestamp>,
+    pub started_by: String,
+    pub last_activity: Option<Timestamp>,
+    pub saved: u64,
+    pub finished: bool,
+    pub open_by: Option<String>,
+    pub settled: usize,
+    pub total: usize,
+    /// Set when the session cannot be read (damaged journal, changed runbook copy).
+    pub problem: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct SessionList {
+    schema: u32,
+    root: String,
+    sessions: Vec<SessionSummary>,
+}
+
+fn summarize(store: &Store, id: &str) -> SessionSummary {
+    let mut summary = SessionSummary {
+        id: id.to_string(),
+        title: String::new(),
+        started_at: None,
+        started_by: String::new(),
+        last_activity: None,
+        saved: 0,
+        finished: false,
+        open_by: None,
+        settled: 0,
+        total: 0,
+        problem: None,
+    };
+    let loaded = store.existing(id).map_err(|e| e.to_string()).and_then(|paths| {
+        summary.open_by = store.holder(&paths);
+        let (records, _) = paths.read_journal().map_err(|e| e.to_string())?;
+        let runbook = verified_runbook(&paths, &records).map_err(|f| f.message)?;
+        Ok((records, runbook))
+    });
+    match loaded {
+        Ok((records, runbook)) => {
+            let run = RunState::replay(&runbook, &records);
+            let (settled, total) = crate::run::plan::progress(&runbook, &run);
+            summary.title = runbook.title().to_string();
+            summary.started_at = run.started_at;
+            summary.started_by = run.started_by.clone();
+            summary.last_activity = run.last_event_at;
+            summary.saved = run.last_seq;
+            summary.finished = is_finished(&records);
+            summary.settled = settled;
+            summary.total = total;
+        }
+        Err(problem) => summary.problem = Some(problem),
+    }
+    summary
+}
+
+pub fn sessions(all: bool, json: bool) -> Result<(), Failure> {
+    let store = Store::open_existing(store_root()?);
+    let sessions: Vec<SessionSummary> = store
+        .ids()?
+        .iter()
+        .rev()
+        .map(|id| summarize(&store, id))
+        .filter(|s| all || !s.finished)
+        .collect();
+    if json {
+        return print_json(&SessionList {
+            schema: report::SCHEMA,
+            root: store.root().display().to_string(),
+            sessions,
+        });
+    }
+    if sessions.is_empty() {
+        println!(
+            "no {}sessions in {}",
+            if all { "" } else { "unfinished " },
+            store.root().display()
+        );
+        return Ok(());
+    }
+    println!("{:<22} {:<10} {:<9} {:<17} {}", "SESSION", "STATE", "PROGRESS", "LAST ACTIVITY", "RUNBOOK");
+    for s in &sessions {
+        let state = if s.problem.is_some() {
+            "damaged"
+        } else if s.open_by.is_some() {
+            "open"
+        } else if s.finished {
+            "finished"
+        } else {
+            "detached"
+        };
+        let last = s
+            .last_activity
+            .map_or("?".into(), |t| t.strftime("%Y-%m-%d %H:%M").to_string());
+        println!(
+            "{:<22} {:<10} {:<9} {:<17} {}",
+            s.id,
+            state,
+            format!("{}/{}", s.settled, s.total),
+            last,
+            s.problem.as_deref().unwrap_or(&s.title)
+        );
+        if let Some(by) = &s.open_by {
+            println!("{:<22} open by {by}", "");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,94 @@
+//! What `run`, `demo` and `resume` share: the terminal check, logging, and driving the
+//! screen over a locked session.
+
+use std::io::IsTerminal;
+use std::os::unix::fs::OpenOptionsExt;
+
+use super::{Failure, exit};
+use crate::app::App;
+use crate::app::runtime::{self, JournalWriter};
+use crate::session::{Journal, SessionLock, SessionPaths};
+
+/// The full screen needs a terminal on both ends; checked before anything touches the
+/// terminal or creates a session.
+pub fn require_terminal() -> Result<(), Failure> {
+    let stdin = std::io::stdin().is_terminal();
+    let stdout = std::io::stdout().is_terminal();
+    if stdin && stdout {
+        return Ok(());
+    }
+    let which = match (stdin, stdout) {
+        (false, false) => "standard input and output are not terminals",
+        (false, true) => "standard input is not a terminal",
+        _ => "standard output is not a terminal",
+    };
+    Err(Failure::new(
+        exit::USAGE,
+        format!(
+            "{which}, and the checklist is a full-screen program. Run it from an interactive \
+             shell (over SSH, use `ssh -t`). To read a session from a script, use \
+             `cutover status --json` or `cutover sessions --json`."
+        ),
+    ))
+}
+
+/// Diagnostics go to the session's `cutover.log`, never to the terminal.
+pub fn init_logging(paths: &SessionPaths) {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(paths.log());
+    if let Ok(file) = file {
+        let _ = tracing_subscriber::fmt()
+            .with_writer(std::sync::Mutex::new(file))
+            .with_ansi(false)
+            .with_target(false)
+            .try_init();
+    }
+    install_panic_log();
+}
+
+/// Panics are logged to `cutover.log` as well; ratatui's own hook (installed later,
+/// chained in front of this one) restores the terminal first.
+fn install_panic_log() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        tracing::error!("panic: {info}");
+        previous(info);
+    }));
+}
+
+/// Drives the screen until quit, then says how to come back.
+pub fn drive(
+    app: App,
+    journal: Journal,
+    paths: &SessionPaths,
+    lock: SessionLock,
+) -> Result<(), Failure> {
+    let writer = JournalWriter::spawn(journal, app.operator.clone());
+    let saved = app.run.last_seq;
+    tracing::info!(session = %paths.id, saved, "screen opened");
+    let result = runtime::run(app, writer);
+    drop(lock);
+    match result {
+        Ok(reason) => {
+            tracing::info!(reason, "screen closed");
+            println!(
+                "cutover: left session {id} ({reason}); everything shown as saved is in {dir}.\n\
+                 Resume with: cutover resume {id}",
+                id = paths.id,
+                dir = paths.dir.display()
+            );
+            Ok(())
+        }
+        Err(e) => Err(Failure::new(
+            exit::IO,
+            format!("{e}; session {} is saved, resume with `cutover resume {}`", paths.id, paths.id),
+        )),
+    }
+}
+
+pub fn no_color() -> bool {
+    std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
+}

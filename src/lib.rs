@@ -1,0 +1,13 @@
+//! cutover: a full-screen terminal runbook executor for maintenance windows.
+//!
+//! Folders follow the data: `runbook` (the file), `session` (the journal and store),
+//! `run` (state folded from the journal), `app` (update and runtime), `ui` (drawing),
+//! `cmd` (one module per command).
+
+pub mod app;
+pub mod cli;
+pub mod cmd;
+pub mod run;
+pub mod runbook;
+pub mod session;
+pub mod ui;

@@ -1,0 +1,9 @@
+//! The run: journaled facts folded into a state (`state`), and what follows from them
+//! and the clock (`plan`).
+
+pub mod context;
+pub mod plan;
+pub mod report;
+pub mod state;
+
+pub use state::{BackupStatus, RunState, StepState, StepStatus};

@@ -1,0 +1,152 @@
+//! The replayed state as a stable, machine-readable document (`status --json`).
+//! Field names and state words are a promise to scripts: add fields, never rename.
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use super::plan::{self, WindowPhase};
+use super::state::{BackupStatus, Note, RunState, StepStatus};
+use crate::runbook::{Runbook, StepKind};
+use crate::session::Outcome;
+
+pub const SCHEMA: u32 = 1;
+
+#[derive(Debug, Serialize)]
+pub struct Status {
+    pub schema: u32,
+    pub session: String,
+    pub runbook: RunbookInfo,
+    pub started_at: Option<Timestamp>,
+    pub started_by: String,
+    pub finished: Option<Outcome>,
+    /// `user@host, pid N, since T` of the process that has the session open, if any.
+    pub open_by: Option<String>,
+    /// The sequence number of the last saved record ("saved #N").
+    pub saved: u64,
+    pub window: WindowInfo,
+    pub progress: Progress,
+    pub steps: Vec<StepInfo>,
+    pub backups: Vec<BackupInfo>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RunbookInfo {
+    pub title: String,
+    pub path: String,
+    pub sha256: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct WindowInfo {
+    pub start: Timestamp,
+    pub end: Timestamp,
+    pub timezone: String,
+    /// `before`, `inside` or `overrun`, at the time of the report.
+    pub phase: &'static str,
+    /// Seconds until the window opens, left in it, or past its end (by `phase`).
+    pub seconds: i64,
+    pub extended_by_seconds: i64,
+    pub projected_finish: Timestamp,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Progress {
+    pub settled: usize,
+    pub total: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub struct StepInfo {
+    pub id: String,
+    pub phase: String,
+    pub contingency: bool,
+    pub title: String,
+    pub kind: StepKind,
+    pub status: StepStatus,
+    pub attempts: u32,
+    pub unmet: Vec<String>,
+    pub skip_reason: Option<String>,
+    pub override_reason: Option<String>,
+    pub notes: Vec<Note>,
+    pub finished_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct BackupInfo {
+    pub id: String,
+    pub title: String,
+    pub status: BackupStatus,
+    pub attempts: u32,
+}
+
+pub fn status(runbook: &Runbook, run: &RunState, now: Timestamp, open_by: Option<String>) -> Status {
+    let (phase, seconds) = match plan::window_phase(run, now) {
+        WindowPhase::Before(d) => ("before", d.as_secs()),
+        WindowPhase::Inside(d) => ("inside", d.as_secs()),
+        WindowPhase::Overrun(d) => ("overrun", d.as_secs()),
+    };
+    let (settled, total) = plan::progress(runbook, run);
+    let steps = runbook
+        .file
+        .phases
+        .iter()
+        .flat_map(|p| p.steps.iter().map(move |s| (p, s)))
+        .filter_map(|(p, s)| {
+            let st = run.step(s.id.get_ref())?;
+            Some(StepInfo {
+                id: st.id.clone(),
+                phase: p.id.get_ref().clone(),
+                contingency: p.contingency,
+                title: s.title.clone(),
+                kind: s.kind(),
+                status: plan::status(runbook, run, &st.id),
+                attempts: st.attempts,
+                unmet: plan::unmet(runbook, run, &st.id),
+                skip_reason: st.skip_reason.clone(),
+                override_reason: st.override_reason.clone(),
+                notes: st.notes.clone(),
+                finished_at: st.finished_at,
+            })
+        })
+        .collect();
+    let backups = runbook
+        .file
+        .backups
+        .iter()
+        .filter_map(|b| {
+            let st = run.backup(b.id.get_ref())?;
+            Some(BackupInfo {
+                id: st.id.clone(),
+                title: b.title.clone(),
+                status: st.status,
+                attempts: st.attempts,
+            })
+        })
+        .collect();
+    Status {
+        schema: SCHEMA,
+        session: run.session.clone(),
+        runbook: RunbookInfo {
+            title: runbook.title().to_string(),
+            path: run.runbook_path.clone(),
+            sha256: run.runbook_sha256.clone(),
+        },
+        started_at: run.started_at,
+        started_by: run.started_by.clone(),
+        finished: run.finished,
+        open_by,
+        saved: run.last_seq,
+        window: WindowInfo {
+            start: run.window.start,
+            end: run.window.end,
+            timezone: run.window.timezone.clone(),
+            phase,
+            seconds,
+            extended_by_seconds: run.window.extended_by.as_secs(),
+            projected_finish: plan::projected_finish(runbook, run, now),
+        },
+        progress: Progress { settled, total },
+        steps,
+        backups,
+    }
+}

@@ -1,0 +1,399 @@
+//! The run state: what the journal says happened, folded event by event.
+//!
+//! The same `apply` runs live and on resume, so a resumed session is by construction
+//! the session the operator saw.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use crate::runbook::model::DowntimeMark;
+use crate::runbook::{Duration, Runbook};
+use crate::session::{Event, Outcome, Record, WindowSpec};
+
+/// A step's state as journaled. `blocked` is not stored: it is derived from gates
+/// (see [`crate::run::plan`]) so it can never disagree with them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepStatus {
+    Pending,
+    Blocked,
+    Running,
+    Done,
+    Failed,
+    Skipped,
+    Interrupted,
+}
+
+impl StepStatus {
+    pub fn word(self) -> &'static str {
+        match self {
+            StepStatus::Pending => "pending",
+            StepStatus::Blocked => "blocked",
+            StepStatus::Running => "running",
+            StepStatus::Done => "done",
+            StepStatus::Failed => "failed",
+            StepStatus::Skipped => "skipped",
+            StepStatus::Interrupted => "interrupted",
+        }
+    }
+
+    /// Finished one way or another: nothing more will happen without the operator.
+    pub fn is_settled(self) -> bool {
+        matches!(self, StepStatus::Done | StepStatus::Skipped)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BackupStatus {
+    Pending,
+    Running,
+    Verifying,
+    Verified,
+    Failed,
+    Interrupted,
+}
+
+impl BackupStatus {
+    pub fn word(self) -> &'static str {
+        match self {
+            BackupStatus::Pending => "pending",
+            BackupStatus::Running => "running",
+            BackupStatus::Verifying => "verifying",
+            BackupStatus::Verified => "verified",
+            BackupStatus::Failed => "failed",
+            BackupStatus::Interrupted => "interrupted",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Note {
+    pub at: Timestamp,
+    pub by: String,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StepState {
+    pub id: String,
+    /// Stored status; never `Blocked` (that is derived).
+    pub status: StepStatus,
+    pub attempts: u32,
+    pub notes: Vec<Note>,
+    pub skip_reason: Option<String>,
+    /// Reason typed when the operator went past an unmet gate.
+    pub override_reason: Option<String>,
+    pub started_at: Option<Timestamp>,
+    pub finished_at: Option<Timestamp>,
+    pub last_exit: Option<i32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BackupState {
+    pub id: String,
+    pub status: BackupStatus,
+    pub attempts: u32,
+    pub started_at: Option<Timestamp>,
+    pub finished_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WindowState {
+    pub start: Timestamp,
+    pub end: Timestamp,
+    pub timezone: String,
+    pub extended_by: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RunState {
+    pub session: String,
+    pub runbook_path: String,
+    pub runbook_sha256: String,
+    pub started_at: Option<Timestamp>,
+    pub started_by: String,
+    pub vars: BTreeMap<String, String>,
+    pub window: WindowState,
+    /// In runbook order.
+    pub steps: Vec<StepState>,
+    pub backups: Vec<BackupState>,
+    pub downtime_started: Option<Timestamp>,
+    pub downtime_ended: Option<Timestamp>,
+    pub rollback_started: Option<Timestamp>,
+    pub messages_saved: u32,
+    pub messages_sent: u32,
+    pub finished: Option<Outcome>,
+    /// Sequence number of the last applied record: "saved #N".
+    pub last_seq: u64,
+    pub last_event_at: Option<Timestamp>,
+    /// Events naming a step or backup the runbook does not have. Zero unless the
+    /// journal and runbook disagree, which resume checks before it gets here.
+    pub unknown_refs: u32,
+}
+
+impl RunState {
+    /// The state before any event: every step and backup pending.
+    pub fn new(runbook: &Runbook) -> RunState {
+        let steps = runbook
+            .steps()
+            .map(|(_, s)| StepState {
+                id: s.id.get_ref().clone(),
+                status: StepStatus::Pending,
+                attempts: 0,
+                notes: Vec::new(),
+                skip_reason: None,
+                override_reason: None,
+                started_at: None,
+                finished_at: None,
+                last_exit: None,
+            })
+            .collect();
+        let backups = runbook
+            .file
+            .backups
+            .iter()
+            .map(|b| BackupState {
+                id: b.id.get_ref().clone(),
+                status: BackupStatus::Pending,
+                attempts: 0,
+                started_at: None,
+                finished_at: None,
+            })
+            .collect();
+        RunState {
+            session: String::new(),
+            runbook_path: String::new(),
+            runbook_sha256: String::new(),
+            started_at: None,
+            started_by: String::new(),
+            vars: BTreeMap::new(),
+            window: WindowState {
+                start: Timestamp::UNIX_EPOCH,
+                end: Timestamp::UNIX_EPOCH,
+                timezone: "UTC".into(),
+                extended_by: Duration::ZERO,
+            },
+            steps,
+            backups,
+            downtime_started: None,
+            downtime_ended: None,
+            rollback_started: None,
+            messages_saved: 0,
+            messages_sent: 0,
+            finished: None,
+            last_seq: 0,
+            last_event_at: None,
+            unknown_refs: 0,
+        }
+    }
+
+    pub fn replay<'a>(runbook: &Runbook, records: impl IntoIterator<Item = &'a Record>) -> RunState {
+        let mut state = RunState::new(runbook);
+        for r in records {
+            state.apply(runbook, r);
+        }
+        state
+    }
+
+    pub fn step(&self, id: &str) -> Option<&StepState> {
+        self.steps.iter().find(|s| s.id == id)
+    }
+
+    fn step_mut(&mut self, id: &str) -> Option<&mut StepState> {
+        let index = self.steps.iter().position(|s| s.id == id);
+        if index.is_none() {
+            self.unknown_refs += 1;
+        }
+        index.map(move |i| &mut self.steps[i])
+    }
+
+    fn backup_mut(&mut self, id: &str) -> Option<&mut BackupState> {
+        let index = self.backups.iter().position(|b| b.id == id);
+        if index.is_none() {
+            self.unknown_refs += 1;
+        }
+        index.map(move |i| &mut self.backups[i])
+    }
+
+    pub fn backup(&self, id: &str) -> Option<&BackupState> {
+        self.backups.iter().find(|b| b.id == id)
+    }
+
+    /// Folds one record in. Never fails: the journal is the truth, so whatever it says
+    /// happened, happened.
+    pub fn apply(&mut self, runbook: &Runbook, record: &Record) {
+        self.last_seq = record.seq;
+        self.last_event_at = Some(record.at);
+        let at = record.at;
+        match &record.event {
+            Event::SessionStarted {
+                session,
+                runbook_path,
+                runbook_sha256,
+                vars,
+                window,
+                ..
+            } => {
+                self.session = session.clone();
+                self.runbook_path = runbook_path.clone();
+                self.runbook_sha256 = runbook_sha256.clone();
+                self.started_at = Some(at);
+                self.started_by = record.by.clone();
+                self.vars = vars.clone();
+                let WindowSpec {
+                    start,
+                    end,
+                    timezone,
+                } = window.clone();
+                self.window = WindowState {
+                    start,
+                    end,
+                    timezone,
+                    extended_by: Duration::ZERO,
+                };
+            }
+            Event::SessionResumed { .. } => {}
+            Event::StepStarted { step, attempt } => {
+                let downtime_start = is_downtime(runbook, step, DowntimeMark::Start);
+                if let Some(s) = self.step_mut(step) {
+                    s.status = StepStatus::Running;
+                    s.attempts = s.attempts.max(*attempt);
+                    s.started_at = Some(at);
+                    s.finished_at = None;
+                }
+                if downtime_start && self.downtime_started.is_none() {
+                    self.downtime_started = Some(at);
+                }
+            }
+            Event::StepFinished {
+                step,
+                exit,
+                timed_out,
+                ..
+            } => {
+                let ok = *exit == Some(0) && !timed_out;
+                if let Some(s) = self.step_mut(step) {
+                    s.status = if ok { StepStatus::Done } else { StepStatus::Failed };
+                    s.finished_at = Some(at);
+                    s.last_exit = *exit;
+                }
+                if ok {
+                    self.mark_downtime_end(runbook, step, at);
+                }
+            }
+            Event::StepDone { step } => {
+                let downtime_start = is_downtime(runbook, step, DowntimeMark::Start);
+                if let Some(s) = self.step_mut(step) {
+                    s.status = StepStatus::Done;
+                    s.finished_at = Some(at);
+                    s.skip_reason = None;
+                }
+                if downtime_start && self.downtime_started.is_none() {
+                    self.downtime_started = Some(at);
+                }
+                self.mark_downtime_end(runbook, step, at);
+            }
+            Event::StepSkipped { step, reason } => {
+                if let Some(s) = self.step_mut(step) {
+                    s.status = StepStatus::Skipped;
+                    s.skip_reason = Some(reason.clone());
+                    s.finished_at = Some(at);
+                }
+            }
+            Event::StepReopened { step } => {
+                if let Some(s) = self.step_mut(step) {
+                    s.status = StepStatus::Pending;
+                    s.skip_reason = None;
+                    s.override_reason = None;
+                    s.finished_at = None;
+                }
+            }
+            Event::StepInterrupted { step, .. } => {
+                if let Some(s) = self.step_mut(step) {
+                    s.status = StepStatus::Interrupted;
+                }
+            }
+            Event::GateOverridden { step, reason, .. } => {
+                if let Some(s) = self.step_mut(step) {
+                    s.override_reason = Some(reason.clone());
+                }
+            }
+            Event::NoteAdded { step, text } => {
+                let by = record.by.clone();
+                if let Some(s) = self.step_mut(step) {
+                    s.notes.push(Note {
+                        at,
+                        by,
+                        text: text.clone(),
+                    });
+                }
+            }
+            Event::BackupStarted { backup, attempt } => {
+                if let Some(b) = self.backup_mut(backup) {
+                    b.status = BackupStatus::Running;
+                    b.attempts = b.attempts.max(*attempt);
+                    b.started_at = Some(at);
+                    b.finished_at = None;
+                }
+            }
+            Event::BackupFinished {
+                backup,
+                exit,
+                timed_out,
+                ..
+            } => {
+                let has_verify = runbook
+                    .backup(backup)
+                    .is_some_and(|b| b.verify.is_some());
+                if let Some(b) = self.backup_mut(backup) {
+                    b.finished_at = Some(at);
+                    b.status = match (*exit == Some(0) && !timed_out, has_verify) {
+                        (false, _) => BackupStatus::Failed,
+                        (true, true) => BackupStatus::Verifying,
+                        (true, false) => BackupStatus::Verified,
+                    };
+                }
+            }
+            Event::BackupVerified { backup, ok } => {
+                if let Some(b) = self.backup_mut(backup) {
+                    b.status = if *ok {
+                        BackupStatus::Verified
+                    } else {
+                        BackupStatus::Failed
+                    };
+                }
+            }
+            Event::WindowExtended { by, .. } => {
+                self.window.extended_by = self.window.extended_by + *by;
+                self.window.end = self
+                    .window
+                    .end
+                    .checked_add(by.signed())
+                    .unwrap_or(self.window.end);
+            }
+            Event::RollbackStarted { .. } => {
+                self.rollback_started.get_or_insert(at);
+            }
+            Event::MessageSaved { .. } => self.messages_saved += 1,
+            Event::MessageSent { .. } => self.messages_sent += 1,
+            Event::SessionFinished { outcome } => self.finished = Some(*outcome),
+        }
+    }
+
+    fn mark_downtime_end(&mut self, runbook: &Runbook, step: &str, at: Timestamp) {
+        if is_downtime(runbook, step, DowntimeMark::End)
+            && self.downtime_started.is_some()
+        {
+            self.downtime_ended = Some(at);
+        }
+    }
+}
+
+fn is_downtime(runbook: &Runbook, step: &str, mark: DowntimeMark) -> bool {
+    runbook
+        .step(step)
+        .is_some_and(|s| s.downtime == Some(mark))
+}

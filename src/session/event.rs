@@ -1,0 +1,139 @@
+//! The journal's vocabulary: everything that happened in a session, one event a line.
+//!
+//! An event never carries a command: resuming can only run what the verified runbook
+//! copy says.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::runbook::Duration;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WindowSpec {
+    pub start: Timestamp,
+    pub end: Timestamp,
+    /// IANA name used to show times on screen and in messages.
+    pub timezone: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Completed,
+    RolledBack,
+    Aborted,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    SessionStarted {
+        session: String,
+        runbook_path: String,
+        runbook_sha256: String,
+        vars: BTreeMap<String, String>,
+        window: WindowSpec,
+        cutover_version: String,
+    },
+    SessionResumed {
+        pid: u32,
+    },
+    StepStarted {
+        step: String,
+        attempt: u32,
+    },
+    StepFinished {
+        step: String,
+        attempt: u32,
+        exit: Option<i32>,
+        signal: Option<i32>,
+        timed_out: bool,
+    },
+    /// Marked done by the operator (manual steps, or a command run by hand).
+    StepDone {
+        step: String,
+    },
+    StepSkipped {
+        step: String,
+        reason: String,
+    },
+    StepReopened {
+        step: String,
+    },
+    StepInterrupted {
+        step: String,
+        attempt: u32,
+    },
+    /// The operator went past an unmet `requires` gate, with a typed reason.
+    GateOverridden {
+        step: String,
+        unmet: Vec<String>,
+        reason: String,
+    },
+    NoteAdded {
+        step: String,
+        text: String,
+    },
+    BackupStarted {
+        backup: String,
+        attempt: u32,
+    },
+    BackupFinished {
+        backup: String,
+        attempt: u32,
+        exit: Option<i32>,
+        signal: Option<i32>,
+        timed_out: bool,
+    },
+    BackupVerified {
+        backup: String,
+        ok: bool,
+    },
+    WindowExtended {
+        by: Duration,
+        reason: String,
+    },
+    RollbackStarted {
+        reason: String,
+    },
+    MessageSaved {
+        phase: String,
+        file: String,
+    },
+    MessageSent {
+        phase: String,
+        file: String,
+        exit: Option<i32>,
+    },
+    SessionFinished {
+        outcome: Outcome,
+    },
+}
+
+impl Event {
+    /// The step this event is about, if any.
+    pub fn step(&self) -> Option<&str> {
+        match self {
+            Event::StepStarted { step, .. }
+            | Event::StepFinished { step, .. }
+            | Event::StepDone { step }
+            | Event::StepSkipped { step, .. }
+            | Event::StepReopened { step }
+            | Event::StepInterrupted { step, .. }
+            | Event::GateOverridden { step, .. }
+            | Event::NoteAdded { step, .. } => Some(step),
+            _ => None,
+        }
+    }
+}
+
+/// One journal line: the event plus who, when and its place in the sequence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    pub seq: u64,
+    pub at: Timestamp,
+    pub by: String,
+    pub event: Event,
+}

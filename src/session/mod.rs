@@ -1,0 +1,10 @@
+//! Sessions: the journal of events and the store that keeps them. Knows nothing of the
+//! terminal.
+
+pub mod event;
+pub mod journal;
+pub mod store;
+
+pub use event::{Event, Outcome, Record, WindowSpec};
+pub use journal::{Journal, JournalError};
+pub use store::{SessionLock, SessionPaths, Store, StoreError};

@@ -1,0 +1,380 @@
+//! Where sessions live: the state dir, one folder per session, its lock and its files.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use jiff::Timestamp;
+
+use super::journal::{self, Journal, JournalError, OpenReport};
+use super::event::Record;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(
+        "cannot use the state directory {}: {source}. Set CUTOVER_HOME to a writable \
+         local directory, or fix the permissions of this one.",
+        path.display()
+    )]
+    Unwritable {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("no session `{id}` in {}. `cutover sessions --all` lists them.", root.display())]
+    NotFound { id: String, root: PathBuf },
+    #[error("no unfinished session to resume in {}. `cutover sessions --all` lists every session; `cutover run RUNBOOK` starts one.", root.display())]
+    NothingToResume { root: PathBuf },
+    #[error(
+        "session {id} is already open (held by {holder}). Only one cutover may drive a \
+         session at a time; close the other one, or if it is gone for good, wait for its \
+         process to end."
+    )]
+    Locked { id: String, holder: String },
+    #[error("cannot {action} {}: {source}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+}
+
+pub struct Store {
+    root: PathBuf,
+}
+
+/// The lock on a session, held for as long as this value lives (the OS drops the lock
+/// when the process dies, so a `kill -9` never leaves a stale lock behind).
+pub struct SessionLock {
+    _file: File,
+}
+
+/// Identity of whoever drives a session: `user@host`.
+pub fn operator() -> String {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".into());
+    format!("{user}@{}", hostname())
+}
+
+fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most buf.len() bytes into a buffer we own.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return "localhost".into();
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+fn mkdir_private(path: &Path) -> std::io::Result<()> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
+}
+
+impl Store {
+    /// `$CUTOVER_HOME`, else the platform state dir (`~/.local/state/cutover` on Linux).
+    pub fn default_root() -> Option<PathBuf> {
+        if let Some(home) = std::env::var_os("CUTOVER_HOME").filter(|h| !h.is_empty()) {
+            return Some(PathBuf::from(home));
+        }
+        let dirs = directories::ProjectDirs::from("", "", "cutover")?;
+        Some(
+            dirs.state_dir()
+                .map_or_else(|| dirs.data_local_dir().to_path_buf(), Path::to_path_buf),
+        )
+    }
+
+    /// Opens the store, creating it (0700) if needed, and proves it is writable before any
+    /// session depends on it.
+    pub fn open(root: PathBuf) -> Result<Store, StoreError> {
+        let unwritable = |source| StoreError::Unwritable {
+            path: root.clone(),
+            source,
+        };
+        mkdir_private(&root.join("sessions")).map_err(unwritable)?;
+        let probe = root.join(format!(".write-test-{}", std::process::id()));
+        File::create(&probe)
+            .and_then(|mut f| f.write_all(b"ok"))
+            .map_err(unwritable)?;
+        let _ = std::fs::remove_file(&probe);
+        Ok(Store { root })
+    }
+
+    /// Opens the store only for reading (`status`, `sessions`): nothing is created.
+    pub fn open_existing(root: PathBuf) -> Store {
+        Store { root }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn session_dir(&self, id: &str) -> PathBuf {
+        self.root.join("sessions").join(id)
+    }
+
+    /// A new session folder with its lock taken, its runbook copy and an empty journal.
+    pub fn create_session(
+        &self,
+        now: Timestamp,
+        runbook_source: &str,
+    ) -> Result<(SessionPaths, SessionLock, Journal), StoreError> {
+        let mut attempt = 0u32;
+        let (id, dir) = loop {
+            let id = new_id(now, attempt);
+            let dir = self.session_dir(&id);
+            match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+                Ok(()) => break (id, dir),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 50 => {
+                    attempt += 1;
+                }
+                Err(source) => {
+                    return Err(StoreError::Unwritable {
+                        path: dir,
+                        source,
+                    });
+                }
+            }
+        };
+        let paths = SessionPaths::new(id, dir);
+        let lock = lock(&paths)?;
+        write_private(&paths.runbook(), runbook_source.as_bytes())?;
+        let journal = Journal::create(&paths.journal())?;
+        Ok((paths, lock, journal))
+    }
+
+    /// Opens an existing session for driving: takes its lock, then opens the journal
+    /// (cutting a torn tail).
+    pub fn open_session(
+        &self,
+        id: &str,
+    ) -> Result<(SessionPaths, SessionLock, Journal, Vec<Record>, OpenReport), StoreError> {
+        let paths = self.existing(id)?;
+        let lock = lock(&paths)?;
+        let (journal, records, report) = Journal::open(&paths.journal())?;
+        Ok((paths, lock, journal, records, report))
+    }
+
+    pub fn existing(&self, id: &str) -> Result<SessionPaths, StoreError> {
+        let dir = self.session_dir(id);
+        let valid = !id.is_empty() && !id.contains('/') && !id.starts_with('.');
+        if !valid || !dir.join("journal.jsonl").is_file() {
+            return Err(StoreError::NotFound {
+                id: id.to_string(),
+                root: self.root.clone(),
+            });
+        }
+        Ok(SessionPaths::new(id.to_string(), dir))
+    }
+
+    /// Session ids, oldest first (ids sort by start time).
+    pub fn ids(&self) -> Result<Vec<String>, StoreError> {
+        let dir = self.root.join("sessions");
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(source) => {
+                return Err(StoreError::Io {
+                    action: "list",
+                    path: dir,
+                    source,
+                });
+            }
+        };
+        let mut ids: Vec<String> = entries
+            .filter_map(Result::ok)
+            .filter(|e| e.path().join("journal.jsonl").is_file())
+            .filter_map(|e| e.file_name().into_string().ok())
+            .collect();
+        ids.sort();
+        Ok(ids)
+    }
+
+    /// Who holds the session's lock right now, if anyone.
+    pub fn holder(&self, paths: &SessionPaths) -> Option<String> {
+        let mut file = File::open(paths.lock()).ok()?;
+        match file.try_lock_shared() {
+            Ok(()) => {
+                let _ = file.unlock();
+                None
+            }
+            Err(_) => {
+                let mut text = String::new();
+                let _ = file.read_to_string(&mut text);
+                Some(describe_holder(&text))
+            }
+        }
+    }
+}
+
+fn describe_holder(text: &str) -> String {
+    let text = text.trim();
+    if text.is_empty() {
+        "another cutover process".into()
+    } else {
+        text.to_string()
+    }
+}
+
+fn new_id(now: Timestamp, attempt: u32) -> String {
+    let salt = (std::process::id() ^ now.subsec_nanosecond().unsigned_abs()).wrapping_add(attempt);
+    format!("{}-{:04x}", now.strftime("%Y%m%d-%H%M%S"), salt & 0xffff)
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    let io = |source| StoreError::Io {
+        action: "write",
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io)?;
+    f.write_all(bytes).map_err(io)?;
+    f.sync_all().map_err(io)?;
+    Ok(())
+}
+
+fn lock(paths: &SessionPaths) -> Result<SessionLock, StoreError> {
+    let path = paths.lock();
+    let io = |action| {
+        let path = path.clone();
+        move |source| StoreError::Io {
+            action,
+            path,
+            source,
+        }
+    };
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(&path)
+        .map_err(io("open the lock"))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut text = String::new();
+            let _ = file.read_to_string(&mut text);
+            return Err(StoreError::Locked {
+                id: paths.id.clone(),
+                holder: describe_holder(&text),
+            });
+        }
+        Err(std::fs::TryLockError::Error(source)) => {
+            return Err(StoreError::Io {
+                action: "lock",
+                path,
+                source,
+            });
+        }
+    }
+    let since = Timestamp::now().strftime("%Y-%m-%d %H:%M:%S UTC");
+    let holder = format!("{}, pid {}, since {since}", operator(), std::process::id());
+    file.set_len(0).map_err(io("write the lock"))?;
+    file.rewind().map_err(io("write the lock"))?;
+    file.write_all(holder.as_bytes())
+        .map_err(io("write the lock"))?;
+    let _ = file.set_permissions(std::fs::Permissions::from_mode(0o600));
+    Ok(SessionLock { _file: file })
+}
+
+/// The files of one session.
+#[derive(Debug, Clone)]
+pub struct SessionPaths {
+    pub id: String,
+    pub dir: PathBuf,
+}
+
+impl SessionPaths {
+    fn new(id: String, dir: PathBuf) -> Self {
+        SessionPaths { id, dir }
+    }
+    pub fn journal(&self) -> PathBuf {
+        self.dir.join("journal.jsonl")
+    }
+    pub fn runbook(&self) -> PathBuf {
+        self.dir.join("runbook.toml")
+    }
+    pub fn lock(&self) -> PathBuf {
+        self.dir.join("lock")
+    }
+    pub fn log(&self) -> PathBuf {
+        self.dir.join("cutover.log")
+    }
+    pub fn read_runbook(&self) -> Result<String, StoreError> {
+        std::fs::read_to_string(self.runbook()).map_err(|source| StoreError::Io {
+            action: "read the runbook copy",
+            path: self.runbook(),
+            source,
+        })
+    }
+    pub fn read_journal(&self) -> Result<(Vec<Record>, OpenReport), StoreError> {
+        Ok(journal::read(&self.journal())?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn second_lock_is_refused_naming_the_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().to_path_buf()).unwrap();
+        let (paths, _lock, _j) = store.create_session(Timestamp::now(), "x").unwrap();
+        match store.open_session(&paths.id) {
+            Err(StoreError::Locked { holder, .. }) => {
+                assert!(holder.contains(&format!("pid {}", std::process::id())), "{holder}");
+                assert!(holder.contains('@'), "{holder}");
+            }
+            Err(e) => panic!("wrong error {e}"),
+            Ok(_) => panic!("a locked session was opened twice"),
+        }
+        assert!(store.holder(&paths).is_some());
+    }
+
+    #[test]
+    fn lock_is_released_with_its_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().to_path_buf()).unwrap();
+        let (paths, lock, j) = store.create_session(Timestamp::now(), "x").unwrap();
+        drop((lock, j));
+        assert!(store.holder(&paths).is_none());
+        assert!(store.open_session(&paths.id).is_ok());
+    }
+
+    #[test]
+    fn files_are_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("state")).unwrap();
+        let (paths, _l, _j) = store.create_session(Timestamp::now(), "x").unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&paths.dir), 0o700);
+        assert_eq!(mode(&paths.journal()), 0o600);
+        assert_eq!(mode(&paths.runbook()), 0o600);
+        assert_eq!(mode(&paths.lock()), 0o600);
+    }
+
+    #[test]
+    fn unknown_session_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().to_path_buf()).unwrap();
+        let err = store.existing("nope").err().unwrap().to_string();
+        assert!(err.contains("no session `nope`"), "{err}");
+        assert!(store.existing("../x").is_err());
+    }
+}

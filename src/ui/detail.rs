@@ -1,0 +1,129 @@
+//! The selected step in full: what it is, why it is blocked, the callout, its notes.
+
+use jiff::Timestamp;
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Wrap};
+
+use super::pane_block;
+use super::theme::{Theme, clean};
+use crate::app::App;
+use crate::run::context::{context, local_time};
+use crate::run::{StepStatus, plan};
+use crate::runbook::template;
+
+pub fn render(frame: &mut Frame, app: &App, th: Theme, now: Timestamp, area: Rect, focused: bool) {
+    let Some(state) = app.run.steps.get(app.view.selected) else {
+        frame.render_widget(pane_block(th, "Step", focused), area);
+        return;
+    };
+    let Some(step) = app.runbook.step(&state.id) else {
+        return;
+    };
+    let title = format!("Step{}{}{}{}", th.sep(), state.id, th.sep(), step.kind().word());
+    let block = pane_block(th, &title, focused);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+
+    let ctx = context(&app.runbook, &app.run, now, &app.operator);
+    // A template that fails to render is shown raw: the screen must never go blank
+    // because of a runbook typo the validator let through.
+    let render_text = |t: &str| clean(&template::render(t, &ctx).unwrap_or_else(|_| t.to_string()));
+    let status = plan::status(&app.runbook, &app.run, &state.id);
+    let tz = app.run.window.timezone.as_str();
+
+    let mut lines: Vec<Line> = Vec::new();
+    let mut head = vec![
+        Span::styled(th.step_glyph(status).to_string(), th.step_style(status)),
+        Span::raw(" "),
+        Span::styled(clean(&step.title), th.heading()),
+        Span::styled(format!("  {}", status.word()), th.step_style(status)),
+    ];
+    if state.attempts > 0 {
+        head.push(Span::raw(format!(", attempt {}", state.attempts)));
+    }
+    if let Some(est) = plan::step_estimate(&app.runbook, step) {
+        head.push(Span::styled(format!(", estimate {est}"), th.muted()));
+    }
+    lines.push(Line::from(head));
+
+    if status == StepStatus::Blocked {
+        let unmet = plan::unmet(&app.runbook, &app.run, &state.id);
+        let named: Vec<String> = unmet
+            .iter()
+            .map(|id| {
+                let word = app.run.step(id).map_or("unknown", |s| s.status.word());
+                format!("{id} ({word})")
+            })
+            .collect();
+        lines.push(Line::from(Span::styled(
+            format!("blocked: needs {} first; d asks a reason to override", named.join(", ")),
+            th.warn(),
+        )));
+    }
+    if let Some(reason) = &state.override_reason {
+        lines.push(Line::from(Span::styled(
+            format!("gate overridden: {}", clean(reason)),
+            th.warn(),
+        )));
+    }
+    if let Some(reason) = &state.skip_reason {
+        lines.push(Line::from(Span::styled(format!("skipped: {}", clean(reason)), th.muted())));
+    }
+    if let Some(important) = &step.important {
+        let mark = if th.ascii { "!! IMPORTANT:" } else { "⚑ IMPORTANT:" };
+        lines.push(Line::from(vec![
+            Span::styled(mark, th.warn()),
+            Span::raw(" "),
+            Span::styled(render_text(important.get_ref()), th.warn()),
+        ]));
+    }
+    if let Some(detail) = &step.detail {
+        for l in render_text(detail.get_ref()).lines() {
+            lines.push(Line::from(l.to_string()));
+        }
+    }
+    if let Some(run) = &step.run {
+        lines.push(Line::from(Span::styled("command:", th.muted())));
+        for l in clean_lines(run.get_ref()) {
+            lines.push(Line::from(Span::styled(format!("  {l}"), th.active())));
+        }
+    }
+    if let Some(ids) = &step.backups {
+        let names: Vec<String> = ids
+            .get_ref()
+            .iter()
+            .map(|id| {
+                let id = id.get_ref();
+                let title = app.runbook.backup(id).map_or(id.as_str(), |b| b.title.as_str());
+                let word = app.run.backup(id).map_or("unknown", |b| b.status.word());
+                format!("{} ({word})", clean(title))
+            })
+            .collect();
+        lines.push(Line::from(format!("backups: {}", names.join(", "))));
+    }
+    if let Some(phase) = &step.message {
+        lines.push(Line::from(format!("message: the `{}` stakeholder message", clean(phase.get_ref()))));
+    }
+    if step.notes_required {
+        lines.push(Line::from(Span::styled("a note is required to complete this step", th.muted())));
+    }
+    for link in &step.links {
+        lines.push(Line::from(Span::styled(format!("link: {}", clean(link)), th.active())));
+    }
+    for note in &state.notes {
+        lines.push(Line::from(vec![
+            Span::styled(
+                format!("note {} {}: ", local_time(note.at, tz), clean(&note.by)),
+                th.muted(),
+            ),
+            Span::raw(clean(&note.text)),
+        ]));
+    }
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
+}
+
+fn clean_lines(text: &str) -> Vec<String> {
+    text.lines().map(clean).collect()
+}

@@ -1,0 +1,58 @@
+//! The text dialog for reasons and notes.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Clear, Paragraph, Wrap};
+
+use super::pane_block;
+use super::theme::{Theme, clean};
+use crate::app::App;
+use crate::app::view::{Dialog, Purpose};
+
+fn wording(p: &Purpose) -> (String, String) {
+    match p {
+        Purpose::Skip { step } => (
+            format!("Skip {step}"),
+            "Why is this step skipped? The reason is saved in the journal.".into(),
+        ),
+        Purpose::Note { step } => (format!("Note on {step}"), "Type the note.".into()),
+        Purpose::NoteToComplete { step } => (
+            format!("Complete {step}"),
+            "This step needs a note to be marked done: what was checked, what was seen?".into(),
+        ),
+        Purpose::Override { step, unmet } => (
+            format!("Override the gate of {step}"),
+            format!(
+                "{step} needs {} done first. To mark it done anyway, type why.",
+                unmet.join(", ")
+            ),
+        ),
+    }
+}
+
+pub fn render(frame: &mut Frame, _app: &App, th: Theme, dialog: &Dialog, area: Rect) {
+    let (title, prompt) = wording(&dialog.purpose);
+    let width = 70.min(area.width);
+    let height = 9.min(area.height);
+    let rect = area.centered(Constraint::Length(width), Constraint::Length(height));
+    frame.render_widget(Clear, rect);
+    let block = pane_block(th, &clean(&title), true);
+    let inner = block.inner(rect);
+    frame.render_widget(block, rect);
+    let [prompt_area, editor_area, help_area] = Layout::vertical([
+        Constraint::Length(2),
+        Constraint::Fill(1),
+        Constraint::Length(1),
+    ])
+    .areas(inner);
+    frame.render_widget(
+        Paragraph::new(clean(&prompt)).wrap(Wrap { trim: true }),
+        prompt_area,
+    );
+    frame.render_widget(&dialog.editor, editor_area);
+    frame.render_widget(
+        Line::from(Span::styled("enter save · ctrl-g cancel", th.muted())),
+        help_area,
+    );
+}

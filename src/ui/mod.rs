@@ -1,0 +1,198 @@
+//! Drawing: a function of the app and the clock, nothing else. One file per pane.
+
+pub mod backups;
+pub mod checklist;
+pub mod detail;
+pub mod dialog;
+pub mod help;
+pub mod theme;
+pub mod window;
+
+use jiff::Timestamp;
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
+
+use crate::app::{App, Pane};
+use theme::{Theme, clean};
+
+/// Below this the layout cannot say anything useful; a notice replaces it.
+pub const MIN_WIDTH: u16 = 40;
+pub const MIN_HEIGHT: u16 = 10;
+/// From this size on the panes sit side by side.
+const WIDE_WIDTH: u16 = 100;
+const WIDE_HEIGHT: u16 = 30;
+
+pub fn theme(app: &App) -> Theme {
+    Theme::new(app.view.no_color, app.view.ascii)
+}
+
+pub fn render(frame: &mut Frame, app: &App, now: Timestamp) {
+    let area = frame.area();
+    let th = theme(app);
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        let text = format!(
+            "Terminal too small: need {MIN_WIDTH}x{MIN_HEIGHT}, have {}x{}. Enlarge it, or press q to quit (the session stays resumable).",
+            area.width, area.height
+        );
+        frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }), area);
+        return;
+    }
+    let [header, body, status] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Fill(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    render_header(frame, app, th, header);
+    render_status(frame, app, th, status);
+
+    if area.width >= WIDE_WIDTH && area.height >= WIDE_HEIGHT {
+        let [left, right] =
+            Layout::horizontal([Constraint::Percentage(58), Constraint::Percentage(42)]).areas(body);
+        let detail_h = (left.height / 3).clamp(8, 14);
+        let [list, detail] =
+            Layout::vertical([Constraint::Fill(1), Constraint::Length(detail_h)]).areas(left);
+        let [win, backups] =
+            Layout::vertical([Constraint::Length(window::WIDE_HEIGHT), Constraint::Fill(1)]).areas(right);
+        checklist::render(frame, app, th, list, app.view.focus == Pane::Checklist);
+        detail::render(frame, app, th, now, detail, app.view.focus == Pane::Detail);
+        window::render(frame, app, th, now, win, false);
+        backups::render(frame, app, th, backups, app.view.focus == Pane::Backups);
+    } else {
+        // One column: the window and the checklist always; the focused other pane
+        // below when there is room, in place of the checklist when there is not.
+        let [win, rest] =
+            Layout::vertical([Constraint::Length(window::COMPACT_HEIGHT), Constraint::Fill(1)]).areas(body);
+        window::render(frame, app, th, now, win, true);
+        let second = match app.view.focus {
+            Pane::Backups => Pane::Backups,
+            _ => Pane::Detail,
+        };
+        if rest.height >= 16 {
+            let [list, below] =
+                Layout::vertical([Constraint::Fill(1), Constraint::Length(rest.height / 2 - 1)]).areas(rest);
+            checklist::render(frame, app, th, list, app.view.focus == Pane::Checklist);
+            render_pane(frame, app, th, now, second, below);
+        } else if app.view.focus == Pane::Checklist {
+            checklist::render(frame, app, th, rest, true);
+        } else {
+            render_pane(frame, app, th, now, second, rest);
+        }
+    }
+
+    if app.view.help {
+        help::render(frame, app, th, area);
+    }
+    if let Some(d) = &app.view.dialog {
+        dialog::render(frame, app, th, d, area);
+    }
+}
+
+fn render_pane(frame: &mut Frame, app: &App, th: Theme, now: Timestamp, pane: Pane, area: Rect) {
+    let focused = app.view.focus == pane;
+    match pane {
+        Pane::Checklist => checklist::render(frame, app, th, area, focused),
+        Pane::Detail => detail::render(frame, app, th, now, area, focused),
+        Pane::Backups => backups::render(frame, app, th, area, focused),
+    }
+}
+
+/// A bordered pane with its title; focus shows in the border and in a `*` marker, so it
+/// is visible without colour.
+pub fn pane_block(th: Theme, title: &str, focused: bool) -> Block<'static> {
+    let title = if focused {
+        format!(" {title} * ")
+    } else {
+        format!(" {title} ")
+    };
+    Block::default()
+        .borders(Borders::ALL)
+        .border_style(th.border(focused))
+        .title(Span::styled(title, th.border(focused)))
+}
+
+fn render_header(frame: &mut Frame, app: &App, th: Theme, area: Rect) {
+    let right = format!("{} ", app.operator);
+    let mut left = vec![
+        Span::styled(" cutover", th.heading()),
+        Span::raw(th.sep()),
+        Span::styled(clean(app.runbook.title()), th.heading()),
+    ];
+    if let (Some(from), Some(to)) = (app.run.vars.get("FROM_VERSION"), app.run.vars.get("TO_VERSION")) {
+        let arrow = if th.ascii { "->" } else { "→" };
+        left.push(Span::raw(format!(" {} {arrow} {}", clean(from), clean(to))));
+    }
+    if let Some(env) = app.run.vars.get("ENVIRONMENT") {
+        left.push(Span::raw(th.sep()));
+        left.push(Span::raw(clean(env)));
+    }
+    left.push(Span::styled(
+        format!("{}session {}", th.sep(), app.run.session),
+        th.muted(),
+    ));
+    let [l, r] = Layout::horizontal([
+        Constraint::Fill(1),
+        Constraint::Length(right.chars().count() as u16),
+    ])
+    .areas(area);
+    frame.render_widget(Line::from(left), l);
+    frame.render_widget(Line::from(right).right_aligned(), r);
+}
+
+fn render_status(frame: &mut Frame, app: &App, th: Theme, area: Rect) {
+    let (saved, saved_style) = match &app.view.journal_error {
+        Some(_) => (" NOT SAVED ".to_string(), th.bad().add_modifier(ratatui::style::Modifier::REVERSED)),
+        None => (format!(" saved #{} ", app.run.last_seq), th.ok()),
+    };
+    let [l, r] = Layout::horizontal([
+        Constraint::Fill(1),
+        Constraint::Length(saved.chars().count() as u16),
+    ])
+    .areas(area);
+    let left = match (&app.view.journal_error, &app.view.flash) {
+        (Some(err), _) => Line::from(Span::styled(format!(" STATE NOT SAVED: {}", clean(err)), th.bad())),
+        (None, Some(f)) => Line::from(Span::styled(
+            format!(" {}", clean(&f.text)),
+            if f.warn { th.warn() } else { th.active() },
+        )),
+        (None, None) => hints(app, th),
+    };
+    frame.render_widget(left, l);
+    frame.render_widget(Line::from(Span::styled(saved, saved_style)), r);
+}
+
+fn hints(app: &App, th: Theme) -> Line<'static> {
+    use crate::app::Action;
+    let mut spans = vec![Span::raw(" ")];
+    for action in [
+        Action::Act,
+        Action::Done,
+        Action::Skip,
+        Action::Reopen,
+        Action::Note,
+        Action::FocusNext,
+        Action::Help,
+        Action::Quit,
+    ] {
+        let Some(key) = app.keymap.keys_for(action).into_iter().next() else {
+            continue;
+        };
+        let key = match key.to_string().as_str() {
+            "enter" if !th.ascii => "⏎".to_string(),
+            k => k.to_string(),
+        };
+        spans.push(Span::styled(key, th.heading()));
+        spans.push(Span::styled(format!(" {}  ", action.hint()), Style::default()));
+    }
+    Line::from(spans)
+}
+
+/// `01:47:12` for a span of time (negative spans are shown by their size; the words
+/// around them say which way).
+pub fn hms(d: jiff::SignedDuration) -> String {
+    let secs = d.as_secs().unsigned_abs();
+    format!("{:02}:{:02}:{:02}", secs / 3600, (secs % 3600) / 60, secs % 60)
+}
