@@ -9,7 +9,9 @@ use cutover::runbook::diagnostic::{Diagnostic, Severity};
 use cutover::runbook::validate::validate;
 
 fn fixtures(kind: &str) -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/runbooks").join(kind);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/runbooks")
+        .join(kind);
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
         .map(|entry| entry.unwrap().path())
@@ -44,8 +46,17 @@ fn expectations(path: &Path, source: &str) -> Vec<Expect> {
                 .and_then(|(l, c)| Some((l.parse().ok()?, c.parse().ok()?)))
                 .unwrap_or_else(|| panic!("{}: bad position {pos:?}", path.display()));
             let text = words.next().unwrap_or_default().trim().to_string();
-            assert!(!text.is_empty(), "{}: expectation without text", path.display());
-            Expect { severity, line, col, text }
+            assert!(
+                !text.is_empty(),
+                "{}: expectation without text",
+                path.display()
+            );
+            Expect {
+                severity,
+                line,
+                col,
+                text,
+            }
         })
         .collect()
 }
@@ -68,9 +79,15 @@ fn valid_runbooks_have_no_errors_and_no_warnings() {
         assert!(
             found.is_empty(),
             "{shown} should be clean:\n{}",
-            found.iter().map(|d| d.render(&shown, &source)).collect::<String>()
+            found
+                .iter()
+                .map(|d| d.render(&shown, &source))
+                .collect::<String>()
         );
-        assert!(!source.contains("# expect:"), "{shown}: a valid fixture expects nothing");
+        assert!(
+            !source.contains("# expect:"),
+            "{shown}: a valid fixture expects nothing"
+        );
     }
 }
 
@@ -96,7 +113,12 @@ fn invalid_runbooks_report_exactly_what_they_expect() {
         got.sort();
         wanted.sort();
         let want_keys: Vec<_> = wanted.iter().map(|e| (e.severity, e.line, e.col)).collect();
-        let rendered = || found.iter().map(|d| d.render(&shown, &source)).collect::<String>();
+        let rendered = || {
+            found
+                .iter()
+                .map(|d| d.render(&shown, &source))
+                .collect::<String>()
+        };
         if got != want_keys {
             failures.push(format!(
                 "{shown}: expected {want_keys:?}, found {got:?}\n{}",
@@ -138,7 +160,7 @@ fn rendered_diagnostic_puts_the_caret_under_the_culprit() {
          --> runbooks/x.toml:20:13\n   \
          |\n\
          20 | requires = [\"ful-backup\"]\n   \
-         |             ^^^^^^^^^^^^\n  \
+         |             ^^^^^^^^^^^^\n   \
          = help: did you mean `full-backup`?\n"
     );
 }
@@ -149,7 +171,10 @@ fn template_error_inside_a_multiline_string_points_into_the_string() {
         .join("tests/fixtures/runbooks/invalid/template-syntax-multiline.toml");
     let source = std::fs::read_to_string(path).unwrap();
     let found = validate(&source);
-    let d = found.iter().find(|d| d.message.contains("syntax")).unwrap();
+    let d = found
+        .iter()
+        .find(|d| d.message.contains("[message.during] body"))
+        .unwrap();
     // The caret sits on the stray word, on its own line of the body, not on the `"""`.
     assert_eq!(&source[d.span.clone().unwrap()], "steps_total");
 }

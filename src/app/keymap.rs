@@ -36,7 +36,7 @@ impl Action {
             Action::First => "select the first step",
             Action::Last => "select the last step",
             Action::Act => "act on the step (manual: mark done)",
-            Action::Done => "mark the step done (asks a reason to pass an unmet gate)",
+            Action::Done => "mark the step done (past an unmet gate: asks why)",
             Action::Skip => "skip the step (asks a reason)",
             Action::Reopen => "reopen a done, skipped or failed step",
             Action::Note => "add a note to the step",
@@ -179,6 +179,9 @@ impl KeyChord {
 #[derive(Debug, Clone)]
 pub struct Keymap {
     map: BTreeMap<KeyChord, Action>,
+    /// Per action, its keys in the order the keymap file lists them (the first one is
+    /// the one the status bar shows).
+    table: BTreeMap<Action, Vec<KeyChord>>,
 }
 
 const DEFAULTS: &str = include_str!("../../assets/keymap.toml");
@@ -188,9 +191,11 @@ impl Keymap {
         let table: BTreeMap<Action, Vec<String>> =
             toml::from_str(text).map_err(|e| KeymapError::Parse(e.message().to_string()))?;
         let mut map = BTreeMap::new();
+        let mut ordered: BTreeMap<Action, Vec<KeyChord>> = BTreeMap::new();
         for (action, keys) in table {
             for key in keys {
                 let chord: KeyChord = key.parse()?;
+                ordered.entry(action).or_default().push(chord);
                 if let Some(prev) = map.insert(chord, action)
                     && prev != action
                 {
@@ -202,7 +207,10 @@ impl Keymap {
                 }
             }
         }
-        Ok(Keymap { map })
+        Ok(Keymap {
+            map,
+            table: ordered,
+        })
     }
 
     pub fn defaults() -> Keymap {
@@ -210,6 +218,7 @@ impl Keymap {
         // fail at run time; an empty map would still leave `q` handled by the runtime.
         Keymap::from_toml(DEFAULTS).unwrap_or(Keymap {
             map: BTreeMap::new(),
+            table: BTreeMap::new(),
         })
     }
 
@@ -217,22 +226,14 @@ impl Keymap {
         KeyChord::from_event(ev).and_then(|c| self.map.get(&c).copied())
     }
 
-    /// The keys bound to an action, in a stable order.
+    /// The keys bound to an action, in the keymap file's order.
     pub fn keys_for(&self, action: Action) -> Vec<KeyChord> {
-        self.map
-            .iter()
-            .filter(|(_, a)| **a == action)
-            .map(|(k, _)| *k)
-            .collect()
+        self.table.get(&action).cloned().unwrap_or_default()
     }
 
     /// Every action with its keys, in the order of the `Action` enum: the help table.
     pub fn bindings(&self) -> Vec<(Action, Vec<KeyChord>)> {
-        let mut by_action: BTreeMap<Action, Vec<KeyChord>> = BTreeMap::new();
-        for (k, a) in &self.map {
-            by_action.entry(*a).or_default().push(*k);
-        }
-        by_action.into_iter().collect()
+        self.table.iter().map(|(a, k)| (*a, k.clone())).collect()
     }
 }
 
@@ -273,6 +274,7 @@ mod tests {
             Some(Action::Last)
         );
         assert_eq!(km.lookup(&key('z')), None);
+        assert_eq!(km.keys_for(Action::Quit)[0].to_string(), "q");
     }
 
     #[test]

@@ -28,7 +28,13 @@ pub struct App {
 }
 
 impl App {
-    pub fn new(runbook: Runbook, records: &[Record], operator: String, ascii: bool, no_color: bool) -> App {
+    pub fn new(
+        runbook: Runbook,
+        records: &[Record],
+        operator: String,
+        ascii: bool,
+        no_color: bool,
+    ) -> App {
         let run = RunState::replay(&runbook, records);
         let mut view = View::new(ascii, no_color);
         // Start on the first step that still needs doing.

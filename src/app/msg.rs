@@ -11,8 +11,8 @@ pub enum Msg {
     /// The 1 Hz clock.
     Tick,
     Resize,
-    /// SIGTERM or SIGHUP: leave now, restoring the terminal.
-    Terminate,
+    /// SIGTERM, SIGHUP, SIGINT or SIGQUIT (the number): leave now, restoring the terminal.
+    Terminate(i32),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -104,7 +104,9 @@ fn draw(terminal: &mut DefaultTerminal, app: &App) -> std::io::Result<()> {
         terminal.backend_mut(),
         crossterm::terminal::BeginSynchronizedUpdate
     );
-    let drawn = terminal.draw(|f| ui::render(f, app, Timestamp::now())).map(|_| ());
+    let drawn = terminal
+        .draw(|f| ui::render(f, app, Timestamp::now()))
+        .map(|_| ());
     let ended = crossterm::execute!(
         terminal.backend_mut(),
         crossterm::terminal::EndSynchronizedUpdate
@@ -112,15 +114,24 @@ fn draw(terminal: &mut DefaultTerminal, app: &App) -> std::io::Result<()> {
     drawn.and(ended)
 }
 
-/// Runs the screen until the operator quits or a signal ends it. Returns the reason.
-pub fn run(app: App, writer: JournalWriter) -> Result<&'static str, RuntimeError> {
+/// Why the screen closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Quit,
+    /// A signal ended it; the process should exit with 128 + the number.
+    Signal(i32),
+    TerminalGone,
+}
+
+/// Runs the screen until the operator quits or a signal ends it.
+pub fn run(app: App, writer: JournalWriter) -> Result<Exit, RuntimeError> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     rt.block_on(event_loop(app, writer))
 }
 
-async fn event_loop(mut app: App, writer: JournalWriter) -> Result<&'static str, RuntimeError> {
+async fn event_loop(mut app: App, writer: JournalWriter) -> Result<Exit, RuntimeError> {
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
     let mut sigint = signal(SignalKind::interrupt())?;
@@ -144,17 +155,23 @@ async fn event_loop(mut app: App, writer: JournalWriter) -> Result<&'static str,
                 Some(Ok(_)) => continue,
                 Some(Err(e)) => {
                     tracing::warn!("terminal input failed: {e}");
-                    break "the terminal went away";
+                    break Exit::TerminalGone;
                 }
-                None => break "the terminal went away",
+                None => break Exit::TerminalGone,
             },
             _ = clock.tick() => Msg::Tick,
-            _ = sigterm.recv() => { tracing::info!("SIGTERM"); Msg::Terminate },
-            _ = sighup.recv() => { tracing::info!("SIGHUP"); Msg::Terminate },
-            _ = sigint.recv() => { tracing::info!("SIGINT"); Msg::Terminate },
-            _ = sigquit.recv() => { tracing::info!("SIGQUIT"); Msg::Terminate },
+            _ = sigterm.recv() => Msg::Terminate(libc::SIGTERM),
+            _ = sighup.recv() => Msg::Terminate(libc::SIGHUP),
+            _ = sigint.recv() => Msg::Terminate(libc::SIGINT),
+            _ = sigquit.recv() => Msg::Terminate(libc::SIGQUIT),
         };
-        let terminate = msg == Msg::Terminate;
+        let signal = match msg {
+            Msg::Terminate(n) => {
+                tracing::info!(signal = n, "leaving on a signal");
+                Some(n)
+            }
+            _ => None,
+        };
         let effects = update(&mut app, msg);
         dirty = true;
         let mut quit = false;
@@ -172,7 +189,7 @@ async fn event_loop(mut app: App, writer: JournalWriter) -> Result<&'static str,
             }
         }
         if quit {
-            break if terminate { "a signal" } else { "quit" };
+            break signal.map_or(Exit::Quit, Exit::Signal);
         }
     };
     drop(terminal);

@@ -3,17 +3,17 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
+use super::App;
 use super::keymap::Action;
 use super::msg::{Effect, Flash, Msg};
 use super::view::{Dialog, Pane, Purpose};
-use super::App;
-use crate::run::{plan, StepStatus};
+use crate::run::{StepStatus, plan};
 use crate::runbook::StepKind;
 use crate::session::Event;
 
 pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
     match msg {
-        Msg::Terminate => vec![Effect::Quit],
+        Msg::Terminate(_) => vec![Effect::Quit],
         Msg::Tick | Msg::Resize => Vec::new(),
         Msg::Key(key) => on_key(app, key),
     }
@@ -52,7 +52,10 @@ fn on_action(app: &mut App, action: Action) -> Vec<Effect> {
         Action::First => app.view.selected = 0,
         Action::Last => app.view.selected = last,
         Action::FocusNext | Action::FocusPrev => {
-            let i = Pane::ALL.iter().position(|p| *p == app.view.focus).unwrap_or(0);
+            let i = Pane::ALL
+                .iter()
+                .position(|p| *p == app.view.focus)
+                .unwrap_or(0);
             let n = Pane::ALL.len();
             let next = if action == Action::FocusNext {
                 (i + 1) % n
@@ -67,7 +70,9 @@ fn on_action(app: &mut App, action: Action) -> Vec<Effect> {
             if let Some(step) = writable_step(app) {
                 let status = plan::status(&app.runbook, &app.run, &step);
                 if status == StepStatus::Running {
-                    app.view.flash = Some(Flash::warn(format!("`{step}` is running; it cannot be skipped now")));
+                    app.view.flash = Some(Flash::warn(format!(
+                        "`{step}` is running; it cannot be skipped now"
+                    )));
                 } else if status == StepStatus::Skipped {
                     app.view.flash = Some(Flash::info(format!("`{step}` is already skipped")));
                 } else {
@@ -87,7 +92,9 @@ fn on_action(app: &mut App, action: Action) -> Vec<Effect> {
                     StepStatus::Done
                     | StepStatus::Skipped
                     | StepStatus::Failed
-                    | StepStatus::Interrupted => vec![Effect::Record(vec![Event::StepReopened { step }])],
+                    | StepStatus::Interrupted => {
+                        vec![Effect::Record(vec![Event::StepReopened { step }])]
+                    }
                     _ => {
                         app.view.flash = Some(Flash::info(format!(
                             "`{step}` is {}; only done, skipped, failed or interrupted steps reopen",
@@ -116,7 +123,10 @@ fn act(app: &mut App) -> Vec<Effect> {
     let Some(step_id) = app.run.steps.get(app.view.selected).map(|s| s.id.clone()) else {
         return Vec::new();
     };
-    let kind = app.runbook.step(&step_id).map_or(StepKind::Manual, |s| s.kind());
+    let kind = app
+        .runbook
+        .step(&step_id)
+        .map_or(StepKind::Manual, |s| s.kind());
     if kind == StepKind::Manual {
         return mark_done(app);
     }
@@ -177,7 +187,10 @@ fn advance_after(app: &mut App, step: &str) {
         .map(|(i, _)| i);
     if let Some(i) = next {
         let same_phase = app.runbook.phase_of(step).map(|p| p.contingency)
-            == app.runbook.phase_of(&app.run.steps[i].id).map(|p| p.contingency);
+            == app
+                .runbook
+                .phase_of(&app.run.steps[i].id)
+                .map(|p| p.contingency);
         // Never walk the operator into the rollback phase by accident.
         if same_phase {
             app.view.selected = i;
@@ -220,13 +233,19 @@ fn submit_dialog(app: &mut App) -> Vec<Effect> {
     match purpose {
         Purpose::Skip { step } => {
             advance_after(app, &step);
-            vec![Effect::Record(vec![Event::StepSkipped { step, reason: text }])]
+            vec![Effect::Record(vec![Event::StepSkipped {
+                step,
+                reason: text,
+            }])]
         }
         Purpose::Note { step } => vec![Effect::Record(vec![Event::NoteAdded { step, text }])],
         Purpose::NoteToComplete { step } => {
             advance_after(app, &step);
             vec![Effect::Record(vec![
-                Event::NoteAdded { step: step.clone(), text },
+                Event::NoteAdded {
+                    step: step.clone(),
+                    text,
+                },
                 Event::StepDone { step },
             ])]
         }

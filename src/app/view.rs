@@ -26,12 +26,21 @@ impl Pane {
 /// Why the text dialog is open, and so what its text becomes once confirmed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Purpose {
-    Skip { step: String },
-    Note { step: String },
+    Skip {
+        step: String,
+    },
+    Note {
+        step: String,
+    },
     /// The step's note is required before it can be marked done.
-    NoteToComplete { step: String },
+    NoteToComplete {
+        step: String,
+    },
     /// Marking done past unmet `requires`.
-    Override { step: String, unmet: Vec<String> },
+    Override {
+        step: String,
+        unmet: Vec<String>,
+    },
 }
 
 #[derive(Debug, Clone)]

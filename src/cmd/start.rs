@@ -105,7 +105,10 @@ pub fn resolve_window(
         }
     };
     if length.as_secs() <= 0 {
-        return Err(Failure::new(exit::USAGE, "the window must last longer than zero"));
+        return Err(Failure::new(
+            exit::USAGE,
+            "the window must last longer than zero",
+        ));
     }
     let end = start
         .checked_add(length.signed())

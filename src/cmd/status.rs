@@ -42,8 +42,17 @@ pub fn status(session: Option<&str>, json: bool) -> Result<(), Failure> {
     let tz = &status.window.timezone;
     let mut out = String::new();
     let _ = writeln!(out, "session   {}", status.session);
-    let _ = writeln!(out, "runbook   {} ({})", status.runbook.title, status.runbook.path);
-    let _ = writeln!(out, "started   {} by {}", status.started_at.map_or("?".into(), |t| local_time(t, tz)), status.started_by);
+    let _ = writeln!(
+        out,
+        "runbook   {} ({})",
+        status.runbook.title, status.runbook.path
+    );
+    let _ = writeln!(
+        out,
+        "started   {} by {}",
+        status.started_at.map_or("?".into(), |t| local_time(t, tz)),
+        status.started_by
+    );
     let _ = writeln!(
         out,
         "window    {} – {} ({}, {}s)",
@@ -66,13 +75,21 @@ pub fn status(session: Option<&str>, json: bool) -> Result<(), Failure> {
             report_info.truncated_bytes
         );
     }
-    let _ = writeln!(out, "progress  {}/{} steps settled", status.progress.settled, status.progress.total);
+    let _ = writeln!(
+        out,
+        "progress  {}/{} steps settled",
+        status.progress.settled, status.progress.total
+    );
     let _ = writeln!(out);
     let mut phase = String::new();
     for s in &status.steps {
         if s.phase != phase {
             phase = s.phase.clone();
-            let _ = writeln!(out, "[{phase}]{}", if s.contingency { " (contingency)" } else { "" });
+            let _ = writeln!(
+                out,
+                "[{phase}]{}",
+                if s.contingency { " (contingency)" } else { "" }
+            );
         }
         let mut extra = String::new();
         if !s.unmet.is_empty() && s.status == crate::run::StepStatus::Blocked {
@@ -84,7 +101,13 @@ pub fn status(session: Option<&str>, json: bool) -> Result<(), Failure> {
         if !s.notes.is_empty() {
             let _ = write!(extra, "  notes: {}", s.notes.len());
         }
-        let _ = writeln!(out, "  {:<12} {:<28} {}{extra}", s.status.word(), s.id, s.title);
+        let _ = writeln!(
+            out,
+            "  {:<12} {:<28} {}{extra}",
+            s.status.word(),
+            s.id,
+            s.title
+        );
     }
     if !status.backups.is_empty() {
         let _ = writeln!(out, "\n[backups]");
@@ -133,12 +156,15 @@ fn summarize(store: &Store, id: &str) -> SessionSummary {
         total: 0,
         problem: None,
     };
-    let loaded = store.existing(id).map_err(|e| e.to_string()).and_then(|paths| {
-        summary.open_by = store.holder(&paths);
-        let (records, _) = paths.read_journal().map_err(|e| e.to_string())?;
-        let runbook = verified_runbook(&paths, &records).map_err(|f| f.message)?;
-        Ok((records, runbook))
-    });
+    let loaded = store
+        .existing(id)
+        .map_err(|e| e.to_string())
+        .and_then(|paths| {
+            summary.open_by = store.holder(&paths);
+            let (records, _) = paths.read_journal().map_err(|e| e.to_string())?;
+            let runbook = verified_runbook(&paths, &records).map_err(|f| f.message)?;
+            Ok((records, runbook))
+        });
     match loaded {
         Ok((records, runbook)) => {
             let run = RunState::replay(&runbook, &records);
@@ -181,7 +207,10 @@ pub fn sessions(all: bool, json: bool) -> Result<(), Failure> {
         );
         return Ok(());
     }
-    println!("{:<22} {:<10} {:<9} {:<17} {}", "SESSION", "STATE", "PROGRESS", "LAST ACTIVITY", "RUNBOOK");
+    println!(
+        "{:<22} {:<10} {:<9} {:<17} RUNBOOK",
+        "SESSION", "STATE", "PROGRESS", "LAST ACTIVITY"
+    );
     for s in &sessions {
         let state = if s.problem.is_some() {
             "damaged"

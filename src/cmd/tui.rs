@@ -71,21 +71,35 @@ pub fn drive(
     tracing::info!(session = %paths.id, saved, "screen opened");
     let result = runtime::run(app, writer);
     drop(lock);
-    match result {
-        Ok(reason) => {
-            tracing::info!(reason, "screen closed");
-            println!(
-                "cutover: left session {id} ({reason}); everything shown as saved is in {dir}.\n\
-                 Resume with: cutover resume {id}",
-                id = paths.id,
-                dir = paths.dir.display()
-            );
+    let exit = result.map_err(|e| {
+        Failure::new(
+            exit::IO,
+            format!(
+                "{e}; session {id} is saved, resume with `cutover resume {id}`",
+                id = paths.id
+            ),
+        )
+    })?;
+    tracing::info!(?exit, "screen closed");
+    let why = match exit {
+        runtime::Exit::Quit => "quit".to_string(),
+        runtime::Exit::Signal(n) => format!("signal {n}"),
+        runtime::Exit::TerminalGone => "the terminal went away".to_string(),
+    };
+    let message = format!(
+        "left session {id} ({why}); everything shown as saved is in {dir}.\n\
+         Resume with: cutover resume {id}",
+        id = paths.id,
+        dir = paths.dir.display()
+    );
+    match exit {
+        runtime::Exit::Quit => {
+            println!("cutover: {message}");
             Ok(())
         }
-        Err(e) => Err(Failure::new(
-            exit::IO,
-            format!("{e}; session {} is saved, resume with `cutover resume {}`", paths.id, paths.id),
-        )),
+        // Wrappers tell a signal from a quit by the conventional 128 + n.
+        runtime::Exit::Signal(n) => Err(Failure::new(u8::try_from(128 + n).unwrap_or(1), message)),
+        runtime::Exit::TerminalGone => Err(Failure::new(exit::IO, message)),
     }
 }
 

@@ -11,7 +11,9 @@ use crate::runbook::Runbook;
 /// Formats a timestamp in the window's zone, e.g. `2026-11-28 22:00 CET`.
 pub fn local_time(ts: Timestamp, timezone: &str) -> String {
     let tz = jiff::tz::TimeZone::get(timezone).unwrap_or(jiff::tz::TimeZone::UTC);
-    ts.to_zoned_datetime(tz).strftime("%Y-%m-%d %H:%M %Z").to_string()
+    ts.to_zoned_datetime(tz)
+        .strftime("%Y-%m-%d %H:%M %Z")
+        .to_string()
 }
 
 pub fn utc_time(ts: Timestamp) -> String {

@@ -69,7 +69,11 @@ pub fn remaining_estimate(runbook: &Runbook, state: &RunState) -> Duration {
         .iter()
         .filter(|p| !p.contingency)
         .flat_map(|p| p.steps.iter())
-        .filter(|s| state.step(s.id.get_ref()).is_none_or(|st| !st.status.is_settled()))
+        .filter(|s| {
+            state
+                .step(s.id.get_ref())
+                .is_none_or(|st| !st.status.is_settled())
+        })
         .filter_map(|s| step_estimate(runbook, s))
         .sum()
 }
@@ -85,7 +89,11 @@ pub fn progress(runbook: &Runbook, state: &RunState) -> (usize, usize) {
         .collect();
     let settled = happy
         .iter()
-        .filter(|s| state.step(s.id.get_ref()).is_some_and(|st| st.status.is_settled()))
+        .filter(|s| {
+            state
+                .step(s.id.get_ref())
+                .is_some_and(|st| st.status.is_settled())
+        })
         .count();
     (settled, happy.len())
 }

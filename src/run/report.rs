@@ -79,7 +79,12 @@ pub struct BackupInfo {
     pub attempts: u32,
 }
 
-pub fn status(runbook: &Runbook, run: &RunState, now: Timestamp, open_by: Option<String>) -> Status {
+pub fn status(
+    runbook: &Runbook,
+    run: &RunState,
+    now: Timestamp,
+    open_by: Option<String>,
+) -> Status {
     let (phase, seconds) = match plan::window_phase(run, now) {
         WindowPhase::Before(d) => ("before", d.as_secs()),
         WindowPhase::Inside(d) => ("inside", d.as_secs()),

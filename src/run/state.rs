@@ -190,7 +190,10 @@ impl RunState {
         }
     }
 
-    pub fn replay<'a>(runbook: &Runbook, records: impl IntoIterator<Item = &'a Record>) -> RunState {
+    pub fn replay<'a>(
+        runbook: &Runbook,
+        records: impl IntoIterator<Item = &'a Record>,
+    ) -> RunState {
         let mut state = RunState::new(runbook);
         for r in records {
             state.apply(runbook, r);
@@ -276,7 +279,11 @@ impl RunState {
             } => {
                 let ok = *exit == Some(0) && !timed_out;
                 if let Some(s) = self.step_mut(step) {
-                    s.status = if ok { StepStatus::Done } else { StepStatus::Failed };
+                    s.status = if ok {
+                        StepStatus::Done
+                    } else {
+                        StepStatus::Failed
+                    };
                     s.finished_at = Some(at);
                     s.last_exit = *exit;
                 }
@@ -345,9 +352,7 @@ impl RunState {
                 timed_out,
                 ..
             } => {
-                let has_verify = runbook
-                    .backup(backup)
-                    .is_some_and(|b| b.verify.is_some());
+                let has_verify = runbook.backup(backup).is_some_and(|b| b.verify.is_some());
                 if let Some(b) = self.backup_mut(backup) {
                     b.finished_at = Some(at);
                     b.status = match (*exit == Some(0) && !timed_out, has_verify) {
@@ -384,16 +389,12 @@ impl RunState {
     }
 
     fn mark_downtime_end(&mut self, runbook: &Runbook, step: &str, at: Timestamp) {
-        if is_downtime(runbook, step, DowntimeMark::End)
-            && self.downtime_started.is_some()
-        {
+        if is_downtime(runbook, step, DowntimeMark::End) && self.downtime_started.is_some() {
             self.downtime_ended = Some(at);
         }
     }
 }
 
 fn is_downtime(runbook: &Runbook, step: &str, mark: DowntimeMark) -> bool {
-    runbook
-        .step(step)
-        .is_some_and(|s| s.downtime == Some(mark))
+    runbook.step(step).is_some_and(|s| s.downtime == Some(mark))
 }

@@ -85,19 +85,19 @@ impl Diagnostic {
                 let width = source
                     .get(span.start..end.min(source.len()))
                     .map_or(1, |s| s.chars().count().max(1));
-                let _ = writeln!(
-                    out,
-                    "{pad} | {}{}",
-                    " ".repeat(col - 1),
-                    "^".repeat(width)
-                );
+                let _ = writeln!(out, "{pad} | {}{}", " ".repeat(col - 1), "^".repeat(width));
             }
             None => {
                 let _ = writeln!(out, "  --> {file}");
             }
         }
         if let Some(help) = &self.help {
-            let _ = writeln!(out, "  = help: {help}");
+            // Aligned under the `|` gutter, whose width follows the line number.
+            let gutter = self
+                .span
+                .as_ref()
+                .map_or(1, |s| line_col(source, s.start).0.to_string().len());
+            let _ = writeln!(out, "{} = help: {help}", " ".repeat(gutter));
         }
         out
     }
@@ -134,7 +134,7 @@ mod tests {
         let text = d.render("rb.toml", src);
         assert_eq!(
             text,
-            "error: unknown step `nope`\n  --> rb.toml:3:13\n  |\n3 | requires = [\"nope\"]\n  |             ^^^^^^\n  = help: did you mean `nap`?\n"
+            "error: unknown step `nope`\n --> rb.toml:3:13\n  |\n3 | requires = [\"nope\"]\n  |             ^^^^^^\n  = help: did you mean `nap`?\n"
         );
     }
 

@@ -32,7 +32,7 @@ impl Duration {
         jiff::SignedDuration::from_secs(self.secs)
     }
 
-    /// Parses `90s`, `10m`, `1h30m`, `2h 15m`, `1d`; a bare number is refused because
+    /// Parses `90s`, `10m`, `1h30m`, `2h 15m`; a bare number is refused because
     /// "10" could mean seconds or minutes and a runbook must not leave that to chance.
     pub fn parse(text: &str) -> Result<Self, String> {
         let trimmed = text.trim();
@@ -53,6 +53,17 @@ impl Duration {
         Ok(Duration {
             secs: parsed.as_secs(),
         })
+    }
+}
+
+impl Duration {
+    /// Whole minutes once past a minute: seconds on a countdown of hours are noise.
+    pub fn approx(self) -> Duration {
+        if self.secs >= 60 {
+            Duration::from_secs((self.secs + 30) / 60 * 60)
+        } else {
+            self
+        }
     }
 }
 
@@ -119,7 +130,6 @@ mod tests {
         assert_eq!(Duration::parse("10m").unwrap().as_secs(), 600);
         assert_eq!(Duration::parse("1h30m").unwrap().as_secs(), 5400);
         assert_eq!(Duration::parse("2h 15m").unwrap().as_secs(), 8100);
-        assert_eq!(Duration::parse("1d").unwrap().as_secs(), 86400);
     }
 
     #[test]

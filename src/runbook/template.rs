@@ -170,7 +170,7 @@ pub fn find_variable(template: &str, name: &str) -> Option<Range<usize>> {
     let bytes = template.as_bytes();
     let is_ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
     let mut pos = 0;
-    while let Some(open) = template[pos..].find(['{']).map(|i| i + pos) {
+    while let Some(open) = template[pos..].find('{').map(|i| i + pos) {
         let close = match bytes.get(open + 1) {
             Some(b'{') => "}}",
             Some(b'%') => "%}",

@@ -81,11 +81,16 @@ pub fn toml_error(e: &toml::de::Error, source: &str) -> Diagnostic {
         }
         return Diagnostic::error(format!("TOML syntax error: {message}"), span);
     }
-    let d = Diagnostic::error(message.to_string(), span);
-    if message.ends_with("expected a string") && culprit.parse::<jiff::Timestamp>().is_ok() {
-        return d.with_help(format!("times are quoted strings: write \"{culprit}\""));
+    // TOML has its own datetime type; a runbook keeps times as strings so that the offset
+    // is always explicit and checked here, and serde's "map" would only confuse.
+    if message.ends_with("expected a string")
+        && (culprit.parse::<jiff::Timestamp>().is_ok()
+            || culprit.parse::<jiff::civil::DateTime>().is_ok())
+    {
+        return Diagnostic::error("times are written as quoted strings", span)
+            .with_help(format!("write \"{culprit}\""));
     }
-    d
+    Diagnostic::error(message.to_string(), span)
 }
 
 /// Splits serde's "unknown field `x`, expected one of `a`, `b`" into `x` and `[a, b]`.
@@ -671,9 +676,7 @@ impl<'a> Checker<'a> {
         let Some(scheme) = &self.file.runbook.version_scheme else {
             return;
         };
-        let (parse, scheme_name, form): (fn(&str) -> Result<[u64; 3], String>, _, _) = match scheme
-            .get_ref()
-        {
+        let (parse, scheme_name, form): (VersionParser, _, _) = match scheme.get_ref() {
             VersionScheme::Calver => (
                 parse_calver,
                 "calver",
@@ -806,6 +809,9 @@ fn join_and(items: &[String]) -> String {
         [init @ .., last] => format!("{} and {last}", init.join(", ")),
     }
 }
+
+/// Parses a version into comparable parts, or says in words what is wrong with it.
+type VersionParser = fn(&str) -> Result<[u64; 3], String>;
 
 /// `{year}.{month}.{patch}`: four-digit year, two-digit month 01–12, two-digit patch.
 fn parse_calver(text: &str) -> Result<[u64; 3], String> {
@@ -983,9 +989,10 @@ mod tests {
     fn unquoted_times_get_a_hint() {
         let src = format!("{BASE}[window]\nstart = 2026-11-28T22:00:00+01:00\n");
         let d = &errors(&src)[0];
+        assert_eq!(d.message, "times are written as quoted strings");
         assert_eq!(
             d.help.as_deref(),
-            Some("times are quoted strings: write \"2026-11-28T22:00:00+01:00\"")
+            Some("write \"2026-11-28T22:00:00+01:00\"")
         );
     }
 

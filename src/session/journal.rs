@@ -78,7 +78,9 @@ pub fn decode(line: &[u8]) -> Result<Record, String> {
     let body = format!("{open}}}");
     let got = crc32fast::hash(body.as_bytes());
     if got != want {
-        return Err(format!("checksum mismatch (stored {want:08x}, computed {got:08x})"));
+        return Err(format!(
+            "checksum mismatch (stored {want:08x}, computed {got:08x})"
+        ));
     }
     serde_json::from_str(&body).map_err(|e| format!("unreadable record: {e}"))
 }
@@ -109,7 +111,10 @@ fn scan(path: &Path, bytes: &[u8]) -> Result<Scan, JournalError> {
             if r.seq == want {
                 Ok(r)
             } else {
-                Err(format!("sequence number {} where {want} was expected", r.seq))
+                Err(format!(
+                    "sequence number {} where {want} was expected",
+                    r.seq
+                ))
             }
         });
         match decoded {
@@ -233,7 +238,12 @@ impl Journal {
     }
 
     /// Appends one event and returns only once it is on disk.
-    pub fn append(&mut self, by: &str, at: Timestamp, event: Event) -> Result<Record, JournalError> {
+    pub fn append(
+        &mut self,
+        by: &str,
+        at: Timestamp,
+        event: Event,
+    ) -> Result<Record, JournalError> {
         let record = Record {
             seq: self.next_seq,
             at,
@@ -251,7 +261,9 @@ impl Journal {
         };
         // One write of the whole line: a crash leaves either nothing or a torn tail
         // that the next open cuts off.
-        self.file.write_all(line.as_bytes()).map_err(io("append to"))?;
+        self.file
+            .write_all(line.as_bytes())
+            .map_err(io("append to"))?;
         self.file.sync_data().map_err(io("sync"))?;
         self.next_seq += 1;
         Ok(record)
@@ -301,7 +313,11 @@ mod tests {
         assert!(line.ends_with("\"}\n"));
         assert_eq!(decode(line.trim_end().as_bytes()).unwrap(), rec);
         let tampered = line.replace("\"x\"", "\"y\"");
-        assert!(decode(tampered.trim_end().as_bytes()).unwrap_err().contains("checksum"));
+        assert!(
+            decode(tampered.trim_end().as_bytes())
+                .unwrap_err()
+                .contains("checksum")
+        );
     }
 
     #[test]
@@ -314,7 +330,8 @@ mod tests {
         drop(j);
         let good = std::fs::metadata(&path).unwrap().len();
         let mut f = OpenOptions::new().append(true).open(&path).unwrap();
-        f.write_all(br#"{"seq":3,"at":"2027-01-15T08:00:00Z","by":"o","ev"#).unwrap();
+        f.write_all(br#"{"seq":3,"at":"2027-01-15T08:00:00Z","by":"o","ev"#)
+            .unwrap();
         drop(f);
 
         let (mut j, records, report) = Journal::open(&path).unwrap();
@@ -325,7 +342,10 @@ mod tests {
         j.append("o", t0(), ev("c")).unwrap();
         drop(j);
         let (_, records, report) = Journal::open(&path).unwrap();
-        assert_eq!(records.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![1, 2, 3]);
+        assert_eq!(
+            records.iter().map(|r| r.seq).collect::<Vec<_>>(),
+            vec![1, 2, 3]
+        );
         assert_eq!(report.truncated_bytes, 0);
     }
 

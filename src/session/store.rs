@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
 
-use super::journal::{self, Journal, JournalError, OpenReport};
 use super::event::Record;
+use super::journal::{self, Journal, JournalError, OpenReport};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -57,8 +57,41 @@ pub struct SessionLock {
 pub fn operator() -> String {
     let user = std::env::var("USER")
         .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| "unknown".into());
+        .ok()
+        .filter(|u| !u.is_empty())
+        .or_else(user_from_passwd)
+        .unwrap_or_else(|| format!("uid{}", unsafe_uid()));
     format!("{user}@{}", hostname())
+}
+
+fn unsafe_uid() -> u32 {
+    // SAFETY: getuid has no preconditions and cannot fail.
+    unsafe { libc::getuid() }
+}
+
+/// The login name from the password database, for shells (cron, tmux, sudo) that do
+/// not set `$USER`.
+fn user_from_passwd() -> Option<String> {
+    let mut buf = vec![0u8; 4096];
+    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut result: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: getpwuid_r writes into `pwd` and `buf`, both owned here and sized as
+    // passed; `result` is null unless an entry was found.
+    let rc = unsafe {
+        libc::getpwuid_r(
+            unsafe_uid(),
+            &mut pwd,
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            &mut result,
+        )
+    };
+    if rc != 0 || result.is_null() || pwd.pw_name.is_null() {
+        return None;
+    }
+    // SAFETY: pw_name points into `buf` as a NUL-terminated string on success.
+    let name = unsafe { std::ffi::CStr::from_ptr(pwd.pw_name) };
+    Some(name.to_string_lossy().into_owned())
 }
 
 fn hostname() -> String {
@@ -137,10 +170,7 @@ impl Store {
                     attempt += 1;
                 }
                 Err(source) => {
-                    return Err(StoreError::Unwritable {
-                        path: dir,
-                        source,
-                    });
+                    return Err(StoreError::Unwritable { path: dir, source });
                 }
             }
         };
@@ -338,7 +368,10 @@ mod tests {
         let (paths, _lock, _j) = store.create_session(Timestamp::now(), "x").unwrap();
         match store.open_session(&paths.id) {
             Err(StoreError::Locked { holder, .. }) => {
-                assert!(holder.contains(&format!("pid {}", std::process::id())), "{holder}");
+                assert!(
+                    holder.contains(&format!("pid {}", std::process::id())),
+                    "{holder}"
+                );
                 assert!(holder.contains('@'), "{holder}");
             }
             Err(e) => panic!("wrong error {e}"),

@@ -18,7 +18,10 @@ pub fn render(frame: &mut Frame, app: &App, th: Theme, area: Rect, focused: bool
     let width = inner.width as usize;
     let mut lines: Vec<Line> = Vec::new();
     if app.runbook.file.backups.is_empty() {
-        lines.push(Line::from(Span::styled("this runbook declares no backups", th.muted())));
+        lines.push(Line::from(Span::styled(
+            "this runbook declares no backups",
+            th.muted(),
+        )));
     }
     for b in &app.runbook.file.backups {
         let Some(state) = app.run.backup(b.id.get_ref()) else {

@@ -6,8 +6,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use unicode_width::UnicodeWidthStr;
 
-use super::theme::{Theme, clean};
 use super::pane_block;
+use super::theme::{Theme, clean};
 use crate::app::App;
 use crate::run::plan;
 use crate::runbook::StepKind;
@@ -27,7 +27,11 @@ pub fn render(frame: &mut Frame, app: &App, th: Theme, area: Rect, focused: bool
         let settled = phase
             .steps
             .iter()
-            .filter(|s| app.run.step(s.id.get_ref()).is_some_and(|st| st.status.is_settled()))
+            .filter(|s| {
+                app.run
+                    .step(s.id.get_ref())
+                    .is_some_and(|st| st.status.is_settled())
+            })
             .count();
         let mut heading = clean(&phase.title).to_uppercase();
         if phase.contingency {
@@ -35,7 +39,10 @@ pub fn render(frame: &mut Frame, app: &App, th: Theme, area: Rect, focused: bool
         }
         let count = format!("{settled}/{}", phase.steps.len());
         lines.push(Line::from(vec![
-            Span::styled(fit(&heading, width.saturating_sub(count.len() + 1)), th.heading()),
+            Span::styled(
+                fit(&heading, width.saturating_sub(count.len() + 1)),
+                th.heading(),
+            ),
             Span::raw(" "),
             Span::styled(count, th.muted()),
         ]));
@@ -52,8 +59,14 @@ pub fn render(frame: &mut Frame, app: &App, th: Theme, area: Rect, focused: bool
                 StepKind::Manual => "",
                 k => k.word(),
             };
-            let estimate = plan::step_estimate(&app.runbook, step).map_or(String::new(), |d| d.to_string());
-            let right = format!(" {:<11} {:>7} {:>6}", status.word(), kind, estimate);
+            let estimate =
+                plan::step_estimate(&app.runbook, step).map_or(String::new(), |d| d.to_string());
+            // Narrow panes keep the state word and drop the kind and estimate columns.
+            let right = if width >= 56 {
+                format!(" {:<11} {:>7} {:>6}", status.word(), kind, estimate)
+            } else {
+                format!(" {}", status.word())
+            };
             let left_w = width.saturating_sub(right.width() + mark.width() + glyph.width() + 2);
             let title = fit(&clean(&step.title), left_w);
             let pad = " ".repeat(left_w.saturating_sub(title.width()));

@@ -21,7 +21,13 @@ pub fn render(frame: &mut Frame, app: &App, th: Theme, now: Timestamp, area: Rec
     let Some(step) = app.runbook.step(&state.id) else {
         return;
     };
-    let title = format!("Step{}{}{}{}", th.sep(), state.id, th.sep(), step.kind().word());
+    let title = format!(
+        "Step{}{}{}{}",
+        th.sep(),
+        state.id,
+        th.sep(),
+        step.kind().word()
+    );
     let block = pane_block(th, &title, focused);
     let inner = block.inner(area);
     frame.render_widget(block, area);
@@ -58,7 +64,10 @@ pub fn render(frame: &mut Frame, app: &App, th: Theme, now: Timestamp, area: Rec
             })
             .collect();
         lines.push(Line::from(Span::styled(
-            format!("blocked: needs {} first; d asks a reason to override", named.join(", ")),
+            format!(
+                "blocked: needs {} first; d asks a reason to override",
+                named.join(", ")
+            ),
             th.warn(),
         )));
     }
@@ -69,10 +78,17 @@ pub fn render(frame: &mut Frame, app: &App, th: Theme, now: Timestamp, area: Rec
         )));
     }
     if let Some(reason) = &state.skip_reason {
-        lines.push(Line::from(Span::styled(format!("skipped: {}", clean(reason)), th.muted())));
+        lines.push(Line::from(Span::styled(
+            format!("skipped: {}", clean(reason)),
+            th.muted(),
+        )));
     }
     if let Some(important) = &step.important {
-        let mark = if th.ascii { "!! IMPORTANT:" } else { "⚑ IMPORTANT:" };
+        let mark = if th.ascii {
+            "!! IMPORTANT:"
+        } else {
+            "⚑ IMPORTANT:"
+        };
         lines.push(Line::from(vec![
             Span::styled(mark, th.warn()),
             Span::raw(" "),
@@ -96,7 +112,10 @@ pub fn render(frame: &mut Frame, app: &App, th: Theme, now: Timestamp, area: Rec
             .iter()
             .map(|id| {
                 let id = id.get_ref();
-                let title = app.runbook.backup(id).map_or(id.as_str(), |b| b.title.as_str());
+                let title = app
+                    .runbook
+                    .backup(id)
+                    .map_or(id.as_str(), |b| b.title.as_str());
                 let word = app.run.backup(id).map_or("unknown", |b| b.status.word());
                 format!("{} ({word})", clean(title))
             })
@@ -104,13 +123,22 @@ pub fn render(frame: &mut Frame, app: &App, th: Theme, now: Timestamp, area: Rec
         lines.push(Line::from(format!("backups: {}", names.join(", "))));
     }
     if let Some(phase) = &step.message {
-        lines.push(Line::from(format!("message: the `{}` stakeholder message", clean(phase.get_ref()))));
+        lines.push(Line::from(format!(
+            "message: the `{}` stakeholder message",
+            clean(phase.get_ref())
+        )));
     }
     if step.notes_required {
-        lines.push(Line::from(Span::styled("a note is required to complete this step", th.muted())));
+        lines.push(Line::from(Span::styled(
+            "a note is required to complete this step",
+            th.muted(),
+        )));
     }
     for link in &step.links {
-        lines.push(Line::from(Span::styled(format!("link: {}", clean(link)), th.active())));
+        lines.push(Line::from(Span::styled(
+            format!("link: {}", clean(link)),
+            th.active(),
+        )));
     }
     for note in &state.notes {
         lines.push(Line::from(vec![

@@ -26,10 +26,16 @@ pub fn render(frame: &mut Frame, app: &App, th: Theme, area: Rect) {
         " In a text box: enter saves, ctrl-g (or esc) cancels.",
         th.muted(),
     )));
-    lines.push(Line::from(Span::styled(" Any key closes this help.", th.muted())));
+    lines.push(Line::from(Span::styled(
+        " Any key closes this help.",
+        th.muted(),
+    )));
     let height = (lines.len() as u16 + 2).min(area.height);
     let width = 72.min(area.width);
     let rect = area.centered(Constraint::Length(width), Constraint::Length(height));
     frame.render_widget(Clear, rect);
-    frame.render_widget(Paragraph::new(lines).block(pane_block(th, "Keys", true)), rect);
+    frame.render_widget(
+        Paragraph::new(lines).block(pane_block(th, "Keys", true)),
+        rect,
+    );
 }

@@ -13,10 +13,11 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
+use ratatui::widgets::{Block, Borders, Padding, Paragraph, Wrap};
 
 use crate::app::{App, Pane};
 use theme::{Theme, clean};
+use unicode_width::UnicodeWidthStr;
 
 /// Below this the layout cannot say anything useful; a notice replaces it.
 pub const MIN_WIDTH: u16 = 40;
@@ -51,12 +52,14 @@ pub fn render(frame: &mut Frame, app: &App, now: Timestamp) {
 
     if area.width >= WIDE_WIDTH && area.height >= WIDE_HEIGHT {
         let [left, right] =
-            Layout::horizontal([Constraint::Percentage(58), Constraint::Percentage(42)]).areas(body);
+            Layout::horizontal([Constraint::Percentage(58), Constraint::Percentage(42)])
+                .areas(body);
         let detail_h = (left.height / 3).clamp(8, 14);
         let [list, detail] =
             Layout::vertical([Constraint::Fill(1), Constraint::Length(detail_h)]).areas(left);
         let [win, backups] =
-            Layout::vertical([Constraint::Length(window::WIDE_HEIGHT), Constraint::Fill(1)]).areas(right);
+            Layout::vertical([Constraint::Length(window::WIDE_HEIGHT), Constraint::Fill(1)])
+                .areas(right);
         checklist::render(frame, app, th, list, app.view.focus == Pane::Checklist);
         detail::render(frame, app, th, now, detail, app.view.focus == Pane::Detail);
         window::render(frame, app, th, now, win, false);
@@ -64,8 +67,11 @@ pub fn render(frame: &mut Frame, app: &App, now: Timestamp) {
     } else {
         // One column: the window and the checklist always; the focused other pane
         // below when there is room, in place of the checklist when there is not.
-        let [win, rest] =
-            Layout::vertical([Constraint::Length(window::COMPACT_HEIGHT), Constraint::Fill(1)]).areas(body);
+        let [win, rest] = Layout::vertical([
+            Constraint::Length(window::COMPACT_HEIGHT),
+            Constraint::Fill(1),
+        ])
+        .areas(body);
         window::render(frame, app, th, now, win, true);
         let second = match app.view.focus {
             Pane::Backups => Pane::Backups,
@@ -73,7 +79,8 @@ pub fn render(frame: &mut Frame, app: &App, now: Timestamp) {
         };
         if rest.height >= 16 {
             let [list, below] =
-                Layout::vertical([Constraint::Fill(1), Constraint::Length(rest.height / 2 - 1)]).areas(rest);
+                Layout::vertical([Constraint::Fill(1), Constraint::Length(rest.height / 2 - 1)])
+                    .areas(rest);
             checklist::render(frame, app, th, list, app.view.focus == Pane::Checklist);
             render_pane(frame, app, th, now, second, below);
         } else if app.view.focus == Pane::Checklist {
@@ -110,32 +117,54 @@ pub fn pane_block(th: Theme, title: &str, focused: bool) -> Block<'static> {
     };
     Block::default()
         .borders(Borders::ALL)
+        .padding(Padding::horizontal(1))
         .border_style(th.border(focused))
         .title(Span::styled(title, th.border(focused)))
 }
 
 fn render_header(frame: &mut Frame, app: &App, th: Theme, area: Rect) {
+    let width = area.width as usize;
     let right = format!("{} ", app.operator);
-    let mut left = vec![
-        Span::styled(" cutover", th.heading()),
-        Span::raw(th.sep()),
-        Span::styled(clean(app.runbook.title()), th.heading()),
+    // Pieces in order of importance: each is added only if it still fits, so a narrow
+    // terminal loses the session id before it loses the versions.
+    let mut pieces: Vec<(u8, Span<'static>)> = vec![
+        (0, Span::styled(" cutover", th.heading())),
+        (0, Span::raw(th.sep())),
+        (0, Span::styled(clean(app.runbook.title()), th.heading())),
     ];
-    if let (Some(from), Some(to)) = (app.run.vars.get("FROM_VERSION"), app.run.vars.get("TO_VERSION")) {
+    if let (Some(from), Some(to)) = (
+        app.run.vars.get("FROM_VERSION"),
+        app.run.vars.get("TO_VERSION"),
+    ) {
         let arrow = if th.ascii { "->" } else { "→" };
-        left.push(Span::raw(format!(" {} {arrow} {}", clean(from), clean(to))));
+        pieces.push((
+            1,
+            Span::raw(format!(" {} {arrow} {}", clean(from), clean(to))),
+        ));
     }
     if let Some(env) = app.run.vars.get("ENVIRONMENT") {
-        left.push(Span::raw(th.sep()));
-        left.push(Span::raw(clean(env)));
+        pieces.push((2, Span::raw(format!("{}{}", th.sep(), clean(env)))));
     }
-    left.push(Span::styled(
-        format!("{}session {}", th.sep(), app.run.session),
-        th.muted(),
+    pieces.push((
+        3,
+        Span::styled(
+            format!("{}session {}", th.sep(), app.run.session),
+            th.muted(),
+        ),
     ));
+    let mut left: Vec<Span> = Vec::new();
+    let mut used = right.width() + 1;
+    for (rank, span) in pieces {
+        let w = span.width();
+        if rank > 0 && used + w > width {
+            continue;
+        }
+        used += w;
+        left.push(span);
+    }
     let [l, r] = Layout::horizontal([
         Constraint::Fill(1),
-        Constraint::Length(right.chars().count() as u16),
+        Constraint::Length(right.width() as u16),
     ])
     .areas(area);
     frame.render_widget(Line::from(left), l);
@@ -144,7 +173,10 @@ fn render_header(frame: &mut Frame, app: &App, th: Theme, area: Rect) {
 
 fn render_status(frame: &mut Frame, app: &App, th: Theme, area: Rect) {
     let (saved, saved_style) = match &app.view.journal_error {
-        Some(_) => (" NOT SAVED ".to_string(), th.bad().add_modifier(ratatui::style::Modifier::REVERSED)),
+        Some(_) => (
+            " NOT SAVED ".to_string(),
+            th.bad().add_modifier(ratatui::style::Modifier::REVERSED),
+        ),
         None => (format!(" saved #{} ", app.run.last_seq), th.ok()),
     };
     let [l, r] = Layout::horizontal([
@@ -153,39 +185,68 @@ fn render_status(frame: &mut Frame, app: &App, th: Theme, area: Rect) {
     ])
     .areas(area);
     let left = match (&app.view.journal_error, &app.view.flash) {
-        (Some(err), _) => Line::from(Span::styled(format!(" STATE NOT SAVED: {}", clean(err)), th.bad())),
+        (Some(err), _) => Line::from(Span::styled(
+            format!(" STATE NOT SAVED: {}", clean(err)),
+            th.bad(),
+        )),
         (None, Some(f)) => Line::from(Span::styled(
             format!(" {}", clean(&f.text)),
             if f.warn { th.warn() } else { th.active() },
         )),
-        (None, None) => hints(app, th),
+        (None, None) => hints(app, th, l.width as usize),
     };
     frame.render_widget(left, l);
     frame.render_widget(Line::from(Span::styled(saved, saved_style)), r);
 }
 
-fn hints(app: &App, th: Theme) -> Line<'static> {
+/// Key hints, as many as fit; the least needed go first so `help` and `quit` stay.
+fn hints(app: &App, th: Theme, width: usize) -> Line<'static> {
     use crate::app::Action;
-    let mut spans = vec![Span::raw(" ")];
-    for action in [
+    let order = [
         Action::Act,
         Action::Done,
         Action::Skip,
-        Action::Reopen,
         Action::Note,
+        Action::Reopen,
         Action::FocusNext,
         Action::Help,
         Action::Quit,
-    ] {
-        let Some(key) = app.keymap.keys_for(action).into_iter().next() else {
-            continue;
-        };
+    ];
+    let drop_first = [
+        Action::FocusNext,
+        Action::Reopen,
+        Action::Act,
+        Action::Note,
+        Action::Skip,
+        Action::Done,
+        Action::Help,
+    ];
+    let label = |action: Action| -> Option<(String, String)> {
+        let key = app.keymap.keys_for(action).into_iter().next()?;
         let key = match key.to_string().as_str() {
             "enter" if !th.ascii => "⏎".to_string(),
             k => k.to_string(),
         };
+        Some((key, format!(" {}  ", action.hint())))
+    };
+    let mut shown: Vec<Action> = order.to_vec();
+    let total = |shown: &[Action]| -> usize {
+        1 + shown
+            .iter()
+            .filter_map(|a| label(*a))
+            .map(|(k, h)| k.width() + h.width())
+            .sum::<usize>()
+    };
+    for a in drop_first {
+        if total(&shown) <= width {
+            break;
+        }
+        shown.retain(|x| *x != a);
+    }
+    let mut spans = vec![Span::raw(" ")];
+    for (key, hint) in shown.into_iter().filter_map(label) {
         spans.push(Span::styled(key, th.heading()));
-        spans.push(Span::styled(format!(" {}  ", action.hint()), Style::default()));
+        spans.push(Span::styled(hint, Style::default()));
     }
     Line::from(spans)
 }
@@ -194,5 +255,10 @@ fn hints(app: &App, th: Theme) -> Line<'static> {
 /// around them say which way).
 pub fn hms(d: jiff::SignedDuration) -> String {
     let secs = d.as_secs().unsigned_abs();
-    format!("{:02}:{:02}:{:02}", secs / 3600, (secs % 3600) / 60, secs % 60)
+    format!(
+        "{:02}:{:02}:{:02}",
+        secs / 3600,
+        (secs % 3600) / 60,
+        secs % 60
+    )
 }

@@ -30,7 +30,11 @@ fn headline(app: &App, th: Theme, now: Timestamp) -> (Span<'static>, Span<'stati
             Span::styled(format!("opens in {}", hms(d)), th.heading()),
         ),
         WindowPhase::Inside(d) => {
-            let style = if d.as_secs() < 15 * 60 { th.warn() } else { th.ok() };
+            let style = if d.as_secs() < 15 * 60 {
+                th.warn()
+            } else {
+                th.ok()
+            };
             (
                 Span::styled("IN WINDOW", style),
                 Span::styled(format!("{} left", hms(d)), th.heading()),
@@ -43,22 +47,26 @@ fn headline(app: &App, th: Theme, now: Timestamp) -> (Span<'static>, Span<'stati
     }
 }
 
-/// "finish ~00:58, 62m to spare" or "finish ~02:15, 15m past the end".
-fn projection(app: &App, th: Theme, now: Timestamp) -> Span<'static> {
+/// "projected finish 00:58, 1h2m to spare", or in red "…, 15m past the end".
+fn projection(app: &App, th: Theme, now: Timestamp, compact: bool) -> Span<'static> {
     let tz = &app.run.window.timezone;
     let finish = plan::projected_finish(&app.runbook, &app.run, now);
     let spare = app.run.window.end.duration_since(finish).as_secs();
     let at = hhmm(finish, tz);
+    let (label, spare_word, over_word) = if compact {
+        ("finish", "spare", "over")
+    } else {
+        ("projected finish", "to spare", "past the end")
+    };
     if spare >= 0 {
+        let spare = Duration::from_secs(spare).approx();
         Span::styled(
-            format!("projected finish {at}, {} to spare", Duration::from_secs(spare)),
+            format!("{label} {at}, {spare} {spare_word}"),
             Style::default(),
         )
     } else {
-        Span::styled(
-            format!("projected finish {at}, {} past the end", Duration::from_secs(-spare)),
-            th.bad(),
-        )
+        let over = Duration::from_secs(-spare).approx();
+        Span::styled(format!("{label} {at}, {over} {over_word}"), th.bad())
     }
 }
 
@@ -71,20 +79,30 @@ pub fn render(frame: &mut Frame, app: &App, th: Theme, now: Timestamp, area: Rec
     let (state, clock) = headline(app, th, now);
     let (done, total) = plan::progress(&app.runbook, &app.run);
     let remaining = plan::remaining_estimate(&app.runbook, &app.run);
-    let span_text = format!("{}–{} {}", hhmm(w.start, tz), hhmm(w.end, tz), tz);
+    let span_text = if !compact || inner.width >= 60 {
+        format!("{}–{} {}", hhmm(w.start, tz), hhmm(w.end, tz), tz)
+    } else {
+        // Too narrow for the span; the second line still says when work would end.
+        String::new()
+    };
     let lines = if compact {
         vec![
-            Line::from(vec![state, Span::raw("  "), clock, Span::raw(format!("  {span_text}"))]),
             Line::from(vec![
-                projection(app, th, now),
-                Span::raw(format!(" · {done}/{total} done")),
+                state,
+                Span::raw("  "),
+                clock,
+                Span::raw(format!("  {span_text}")),
+            ]),
+            Line::from(vec![
+                Span::raw(format!("{done}/{total} done · ")),
+                projection(app, th, now, true),
             ]),
         ]
     } else {
         let mut lines = vec![
             Line::from(vec![state, Span::raw("   "), Span::raw(span_text)]),
             Line::from(clock),
-            Line::from(projection(app, th, now)),
+            Line::from(projection(app, th, now, false)),
             Line::from(format!(
                 "{done}/{total} steps settled, {remaining} of estimates left"
             )),
