@@ -61,9 +61,11 @@ pub fn render(frame: &mut Frame, app: &App, th: Theme, area: Rect, focused: bool
             };
             let estimate =
                 plan::step_estimate(&app.runbook, step).map_or(String::new(), |d| d.to_string());
-            // Narrow panes keep the state word and drop the kind and estimate columns.
-            let right = if width >= 56 {
-                format!(" {:<11} {:>7} {:>6}", status.word(), kind, estimate)
+            // Titles come first: when they would get less than 30 columns, the kind and
+            // estimate columns give way and only the state word stays.
+            let full = format!(" {:<11} {:>7} {:>6}", status.word(), kind, estimate);
+            let right = if width.saturating_sub(full.width() + 6) >= 30 {
+                full
             } else {
                 format!(" {}", status.word())
             };

@@ -35,7 +35,7 @@ pub fn render(frame: &mut Frame, app: &App, th: Theme, now: Timestamp, area: Rec
     let ctx = context(&app.runbook, &app.run, now, &app.operator);
     // A template that fails to render is shown raw: the screen must never go blank
     // because of a runbook typo the validator let through.
-    let render_text = |t: &str| clean(&template::render(t, &ctx).unwrap_or_else(|_| t.to_string()));
+    let render_text = |t: &str| template::render(t, &ctx).unwrap_or_else(|_| t.to_string());
     let status = plan::status(&app.runbook, &app.run, &state.id);
     let tz = app.run.window.timezone.as_str();
 
@@ -92,12 +92,12 @@ pub fn render(frame: &mut Frame, app: &App, th: Theme, now: Timestamp, area: Rec
         lines.push(Line::from(vec![
             Span::styled(mark, th.warn()),
             Span::raw(" "),
-            Span::styled(render_text(important.get_ref()), th.warn()),
+            Span::styled(clean(&one_line(&render_text(important.get_ref()))), th.warn()),
         ]));
     }
     if let Some(detail) = &step.detail {
         for l in render_text(detail.get_ref()).lines() {
-            lines.push(Line::from(l.to_string()));
+            lines.push(Line::from(clean(l)));
         }
     }
     if let Some(run) = &step.run {
@@ -150,6 +150,11 @@ pub fn render(frame: &mut Frame, app: &App, th: Theme, now: Timestamp, area: Rec
         ]));
     }
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
+}
+
+/// A callout reads as one paragraph however the runbook wrapped it.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn clean_lines(text: &str) -> Vec<String> {

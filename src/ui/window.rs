@@ -104,7 +104,8 @@ pub fn render(frame: &mut Frame, app: &App, th: Theme, now: Timestamp, area: Rec
             Line::from(clock),
             Line::from(projection(app, th, now, false)),
             Line::from(format!(
-                "{done}/{total} steps settled, {remaining} of estimates left"
+                "{done}/{total} steps settled, {} of work left",
+                remaining.approx()
             )),
         ];
         let downtime = match (app.run.downtime_started, app.run.downtime_ended) {
