@@ -137,8 +137,10 @@ async fn event_loop(mut app: App, writer: JournalWriter) -> Result<Exit, Runtime
     let mut sigint = signal(SignalKind::interrupt())?;
     let mut sigquit = signal(SignalKind::quit())?;
 
-    let mut terminal = ratatui::try_init()?;
+    // The guard comes first: if entering the alternate screen fails after raw mode was
+    // switched on, the terminal is still put back.
     let _guard = RestoreGuard;
+    let mut terminal = ratatui::try_init()?;
     let mut events = EventStream::new();
     let mut clock = tokio::time::interval(StdDuration::from_secs(1));
     clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -165,6 +167,15 @@ async fn event_loop(mut app: App, writer: JournalWriter) -> Result<Exit, Runtime
             _ = sigint.recv() => Msg::Terminate(libc::SIGINT),
             _ = sigquit.recv() => Msg::Terminate(libc::SIGQUIT),
         };
+        // A key that means nothing here changes nothing on screen: no redraw for it.
+        if let Msg::Key(k) = &msg
+            && app.view.dialog.is_none()
+            && !app.view.help
+            && app.view.flash.is_none()
+            && app.keymap.lookup(k).is_none()
+        {
+            continue;
+        }
         let signal = match msg {
             Msg::Terminate(n) => {
                 tracing::info!(signal = n, "leaving on a signal");

@@ -92,7 +92,10 @@ pub fn render(frame: &mut Frame, app: &App, th: Theme, now: Timestamp, area: Rec
         lines.push(Line::from(vec![
             Span::styled(mark, th.warn()),
             Span::raw(" "),
-            Span::styled(clean(&one_line(&render_text(important.get_ref()))), th.warn()),
+            Span::styled(
+                clean(&one_line(&render_text(important.get_ref()))),
+                th.warn(),
+            ),
         ]));
     }
     if let Some(detail) = &step.detail {
