@@ -22,11 +22,11 @@ pub enum RuntimeError {
     Terminal(#[from] std::io::Error),
 }
 
-type Job = (
-    Vec<Event>,
-    Timestamp,
-    oneshot::Sender<Result<Vec<Record>, String>>,
-);
+/// What a batch came to: the records that are on disk, and the error that stopped the
+/// rest, if one did. Both matter: the saved ones are shown, the error stops all acking.
+pub type Appended = (Vec<Record>, Option<String>);
+
+type Job = (Vec<Event>, Timestamp, oneshot::Sender<Appended>);
 
 /// Appends on a dedicated OS thread with `std::fs`, so an fsync never stalls the event
 /// loop's thread and every write error comes back to the caller.
@@ -43,7 +43,7 @@ impl JournalWriter {
             let mut broken: Option<String> = None;
             for (events, at, reply) in rx {
                 if let Some(err) = &broken {
-                    let _ = reply.send(Err(err.clone()));
+                    let _ = reply.send((Vec::new(), Some(err.clone())));
                     continue;
                 }
                 let mut records = Vec::with_capacity(events.len());
@@ -58,33 +58,27 @@ impl JournalWriter {
                         }
                     }
                 }
-                match failed {
-                    Some(err) => {
-                        broken = Some(err.clone());
-                        // The records that did land are still reported so the screen
-                        // shows exactly what the journal holds.
-                        let _ = reply.send(if records.is_empty() {
-                            Err(err)
-                        } else {
-                            Ok(records)
-                        });
-                    }
-                    None => {
-                        let _ = reply.send(Ok(records));
-                    }
+                if let Some(err) = &failed {
+                    broken = Some(err.clone());
                 }
+                let _ = reply.send((records, failed));
             }
         });
         JournalWriter { tx }
     }
 
-    pub async fn append(&self, events: Vec<Event>) -> Result<Vec<Record>, String> {
+    pub async fn append(&self, events: Vec<Event>) -> Appended {
+        let stopped = || {
+            (
+                Vec::new(),
+                Some("the journal writer has stopped".to_string()),
+            )
+        };
         let (reply, rx) = oneshot::channel();
-        self.tx
-            .send((events, Timestamp::now(), reply))
-            .map_err(|_| "the journal writer has stopped".to_string())?;
-        rx.await
-            .map_err(|_| "the journal writer has stopped".to_string())?
+        if self.tx.send((events, Timestamp::now(), reply)).is_err() {
+            return stopped();
+        }
+        rx.await.unwrap_or_else(|_| stopped())
     }
 }
 
@@ -188,14 +182,15 @@ async fn event_loop(mut app: App, writer: JournalWriter) -> Result<Exit, Runtime
         let mut quit = false;
         for effect in effects {
             match effect {
-                Effect::Record(events) => match writer.append(events).await {
-                    Ok(records) => {
-                        for r in &records {
-                            app.apply(r);
-                        }
+                Effect::Record(events) => {
+                    let (records, error) = writer.append(events).await;
+                    for r in &records {
+                        app.apply(r);
                     }
-                    Err(err) => app.view.journal_error = Some(err),
-                },
+                    if let Some(err) = error {
+                        app.view.journal_error = Some(err);
+                    }
+                }
                 Effect::Quit => quit = true,
             }
         }

@@ -141,18 +141,26 @@ fn mark_done(app: &mut App) -> Vec<Effect> {
     let Some(step) = writable_step(app) else {
         return Vec::new();
     };
-    match plan::status(&app.runbook, &app.run, &step) {
+    let status = plan::status(&app.runbook, &app.run, &step);
+    // Any step not yet done goes through its gate, whatever its state: skipping or
+    // failing a step must not turn into a way around `requires`.
+    let gated = !matches!(status, StepStatus::Done | StepStatus::Running)
+        && app
+            .run
+            .step(&step)
+            .is_some_and(|s| s.override_reason.is_none());
+    let unmet = plan::unmet(&app.runbook, &app.run, &step);
+    if gated && !unmet.is_empty() {
+        app.view.dialog = Some(Dialog::new(Purpose::Override { step, unmet }));
+        return Vec::new();
+    }
+    match status {
         StepStatus::Done => {
             app.view.flash = Some(Flash::info(format!("`{step}` is already done")));
             Vec::new()
         }
         StepStatus::Running => {
             app.view.flash = Some(Flash::warn(format!("`{step}` is still running")));
-            Vec::new()
-        }
-        StepStatus::Blocked => {
-            let unmet = plan::unmet(&app.runbook, &app.run, &step);
-            app.view.dialog = Some(Dialog::new(Purpose::Override { step, unmet }));
             Vec::new()
         }
         _ => {

@@ -14,6 +14,8 @@ pub fn latest_unfinished(store: &Store) -> Result<String, StoreError> {
             continue;
         };
         match paths.read_journal() {
+            // A journal with no records never started (its first write failed).
+            Ok((records, _)) if records.is_empty() => {}
             Ok((records, _)) if !is_finished(&records) => return Ok(id),
             Ok(_) => {}
             // A damaged journal is still the latest candidate: resuming it reports the

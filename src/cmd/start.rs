@@ -60,7 +60,10 @@ pub fn run(
                 cutover_version: env!("CARGO_PKG_VERSION").to_string(),
             },
         )
-        .map_err(|e| Failure::new(exit::IO, e.to_string()))?;
+        .map_err(|e| {
+            store.discard_empty(&paths);
+            Failure::new(exit::IO, e.to_string())
+        })?;
     let app = App::new(runbook, &[started], by, ascii, tui::no_color());
     tui::drive(app, journal, &paths, lock)
 }

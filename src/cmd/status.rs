@@ -53,13 +53,17 @@ pub fn status(session: Option<&str>, json: bool) -> Result<(), Failure> {
         status.started_at.map_or("?".into(), |t| local_time(t, tz)),
         status.started_by
     );
+    let span = crate::runbook::Duration::from_secs(status.window.seconds).approx();
+    let position = match status.window.phase {
+        "before" => format!("opens in {span}"),
+        "inside" => format!("{span} left"),
+        _ => format!("OVERRUN by {span}"),
+    };
     let _ = writeln!(
         out,
-        "window    {} – {} ({}, {}s)",
+        "window    {} – {} ({position})",
         local_time(status.window.start, tz),
         local_time(status.window.end, tz),
-        status.window.phase,
-        status.window.seconds
     );
     let _ = writeln!(out, "saved     #{}", status.saved);
     if let Some(by) = &status.open_by {

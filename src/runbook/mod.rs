@@ -159,6 +159,14 @@ impl Runbook {
                     }
                 ));
             }
+            if matches!(k.as_str(), "FROM_VERSION" | "TO_VERSION")
+                && let Some(scheme) = &self.file.runbook.version_scheme
+                && let Err(why) = validate::check_version(*scheme.get_ref(), v)
+            {
+                return Err(format!(
+                    "--var {k}={v}: does not follow the runbook's version_scheme ({why})"
+                ));
+            }
             vars.insert(k.clone(), v.clone());
         }
         Ok(vars)

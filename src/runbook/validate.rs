@@ -936,6 +936,16 @@ fn map_range(map: &[usize], r: &Range<usize>) -> Option<Range<usize>> {
     Some(start..end.max(start + 1))
 }
 
+/// Checks one version against a scheme, for values that arrive after validation
+/// (`--var TO_VERSION=...`): the same rule as the runbook's own `[vars]`.
+pub fn check_version(scheme: VersionScheme, value: &str) -> Result<(), String> {
+    match scheme {
+        VersionScheme::Calver => parse_calver(value).map(|_| ()),
+        VersionScheme::Semver => parse_semver(value).map(|_| ()),
+        VersionScheme::Free => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

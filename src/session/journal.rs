@@ -65,11 +65,14 @@ pub fn encode(record: &Record) -> Result<String, serde_json::Error> {
 
 /// Decodes one line (without its newline), checking the CRC and the JSON.
 pub fn decode(line: &[u8]) -> Result<Record, String> {
-    let text = std::str::from_utf8(line).map_err(|_| "not UTF-8".to_string())?;
-    if text.len() < CRC_SUFFIX_LEN + 2 || !text.ends_with("\"}") {
+    if line.len() < CRC_SUFFIX_LEN + 2 || !line.ends_with(b"\"}") {
         return Err("no checksum".into());
     }
-    let (open, suffix) = text.split_at(text.len() - CRC_SUFFIX_LEN);
+    // Split as bytes: a torn line can have a multi-byte character right where the
+    // suffix would start, and that must read as damage, not panic.
+    let (open, suffix) = line.split_at(line.len() - CRC_SUFFIX_LEN);
+    let open = std::str::from_utf8(open).map_err(|_| "not UTF-8".to_string())?;
+    let suffix = std::str::from_utf8(suffix).map_err(|_| "no checksum".to_string())?;
     let want = suffix
         .strip_prefix(",\"crc\":\"")
         .and_then(|s| s.strip_suffix("\"}"))
@@ -261,10 +264,20 @@ impl Journal {
         };
         // One write of the whole line: a crash leaves either nothing or a torn tail
         // that the next open cuts off.
-        self.file
+        let before = self.file.metadata().map_err(io("measure"))?.len();
+        let written = self
+            .file
             .write_all(line.as_bytes())
-            .map_err(io("append to"))?;
-        self.file.sync_data().map_err(io("sync"))?;
+            .map_err(io("append to"))
+            .and_then(|()| self.file.sync_data().map_err(io("sync")));
+        if let Err(e) = written {
+            // The record was not acknowledged, so it must not replay as if it had been:
+            // take it back off (best effort; if even that fails, a torn or whole line
+            // may remain, and the caller stops writing altogether).
+            let _ = self.file.set_len(before);
+            let _ = self.file.sync_data();
+            return Err(e);
+        }
         self.next_seq += 1;
         Ok(record)
     }
@@ -389,6 +402,27 @@ mod tests {
         // Nothing was cut or rewritten.
         assert_eq!(std::fs::read(&path).unwrap(), before);
         assert!(read(&path).is_err());
+    }
+
+    #[test]
+    fn a_torn_line_split_inside_a_multibyte_character_is_damage_not_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        let mut j = Journal::create(&path).unwrap();
+        j.append("o", t0(), ev("a")).unwrap();
+        drop(j);
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(r#"{"seq":2,"at":"2027-01-15T08:00:00Z","by":"o","event":{"type":"note_added","step":"a","text":"checked éééééééééa"}"#.as_bytes()).unwrap();
+        drop(f);
+        for len in 0..40 {
+            assert!(decode(&"é".repeat(len).into_bytes()).is_err());
+            let mut b = "é".repeat(len).into_bytes();
+            b.extend_from_slice(b"\"}");
+            assert!(decode(&b).is_err());
+        }
+        let (_, records, report) = Journal::open(&path).unwrap();
+        assert_eq!(records.len(), 1);
+        assert!(report.truncated_bytes > 0);
     }
 
     #[test]

@@ -165,7 +165,16 @@ impl Store {
             let id = new_id(now, attempt);
             let dir = self.session_dir(&id);
             match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
-                Ok(()) => break (id, dir),
+                Ok(()) => {
+                    // The new folder's entry must survive a power loss too.
+                    journal::sync_dir(&self.root.join("sessions")).map_err(|source| {
+                        StoreError::Unwritable {
+                            path: self.root.join("sessions"),
+                            source,
+                        }
+                    })?;
+                    break (id, dir);
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 50 => {
                     attempt += 1;
                 }
@@ -203,6 +212,15 @@ impl Store {
             });
         }
         Ok(SessionPaths::new(id.to_string(), dir))
+    }
+
+    /// Removes a session whose first record could not be written: it holds nothing, and
+    /// left behind it would be picked as "the most recent session" by `resume`.
+    pub fn discard_empty(&self, paths: &SessionPaths) {
+        let empty = std::fs::metadata(paths.journal()).is_ok_and(|m| m.len() == 0);
+        if empty {
+            let _ = std::fs::remove_dir_all(&paths.dir);
+        }
     }
 
     /// Session ids, oldest first (ids sort by start time).

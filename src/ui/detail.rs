@@ -13,6 +13,8 @@ use crate::run::context::{context, local_time};
 use crate::run::{StepStatus, plan};
 use crate::runbook::template;
 
+/// Order matters on a small pane: state, gate and callout first, then what people
+/// wrote (notes) and where to read (links), then the runbook's long text and command.
 pub fn render(frame: &mut Frame, app: &App, th: Theme, now: Timestamp, area: Rect, focused: bool) {
     let Some(state) = app.run.steps.get(app.view.selected) else {
         frame.render_widget(pane_block(th, "Step", focused), area);
@@ -32,10 +34,18 @@ pub fn render(frame: &mut Frame, app: &App, th: Theme, now: Timestamp, area: Rec
     let inner = block.inner(area);
     frame.render_widget(block, area);
 
-    let ctx = context(&app.runbook, &app.run, now, &app.operator);
+    // The template context is built only when the selected step's text has a template
+    // in it: most do not, and this runs on every frame.
+    let ctx = std::cell::OnceCell::new();
     // A template that fails to render is shown raw: the screen must never go blank
     // because of a runbook typo the validator let through.
-    let render_text = |t: &str| template::render(t, &ctx).unwrap_or_else(|_| t.to_string());
+    let render_text = |t: &str| {
+        if !t.contains("{{") && !t.contains("{%") {
+            return t.to_string();
+        }
+        let ctx = ctx.get_or_init(|| context(&app.runbook, &app.run, now, &app.operator));
+        template::render(t, ctx).unwrap_or_else(|_| t.to_string())
+    };
     let status = plan::status(&app.runbook, &app.run, &state.id);
     let tz = app.run.window.timezone.as_str();
 
@@ -98,16 +108,26 @@ pub fn render(frame: &mut Frame, app: &App, th: Theme, now: Timestamp, area: Rec
             ),
         ]));
     }
-    if let Some(detail) = &step.detail {
-        for l in render_text(detail.get_ref()).lines() {
-            lines.push(Line::from(clean(l)));
-        }
+    if step.notes_required && state.notes.is_empty() {
+        lines.push(Line::from(Span::styled(
+            "a note is required to complete this step",
+            th.muted(),
+        )));
     }
-    if let Some(run) = &step.run {
-        lines.push(Line::from(Span::styled("command:", th.muted())));
-        for l in clean_lines(run.get_ref()) {
-            lines.push(Line::from(Span::styled(format!("  {l}"), th.active())));
-        }
+    for note in &state.notes {
+        lines.push(Line::from(vec![
+            Span::styled(
+                format!("note {} {}: ", local_time(note.at, tz), clean(&note.by)),
+                th.muted(),
+            ),
+            Span::raw(clean(&note.text)),
+        ]));
+    }
+    for link in &step.links {
+        lines.push(Line::from(Span::styled(
+            format!("link: {}", clean(link)),
+            th.active(),
+        )));
     }
     if let Some(ids) = &step.backups {
         let names: Vec<String> = ids
@@ -131,26 +151,16 @@ pub fn render(frame: &mut Frame, app: &App, th: Theme, now: Timestamp, area: Rec
             clean(phase.get_ref())
         )));
     }
-    if step.notes_required {
-        lines.push(Line::from(Span::styled(
-            "a note is required to complete this step",
-            th.muted(),
-        )));
+    if let Some(detail) = &step.detail {
+        for l in render_text(detail.get_ref()).lines() {
+            lines.push(Line::from(clean(l)));
+        }
     }
-    for link in &step.links {
-        lines.push(Line::from(Span::styled(
-            format!("link: {}", clean(link)),
-            th.active(),
-        )));
-    }
-    for note in &state.notes {
-        lines.push(Line::from(vec![
-            Span::styled(
-                format!("note {} {}: ", local_time(note.at, tz), clean(&note.by)),
-                th.muted(),
-            ),
-            Span::raw(clean(&note.text)),
-        ]));
+    if let Some(run) = &step.run {
+        lines.push(Line::from(Span::styled("command:", th.muted())));
+        for l in clean_lines(run.get_ref()) {
+            lines.push(Line::from(Span::styled(format!("  {l}"), th.active())));
+        }
     }
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
 }
