@@ -9,7 +9,7 @@ use unicode_width::UnicodeWidthStr;
 use super::pane_block;
 use super::theme::{Theme, clean};
 use crate::app::App;
-use crate::run::plan;
+use crate::run::{StepStatus, plan};
 use crate::runbook::StepKind;
 
 pub fn render(frame: &mut Frame, app: &App, th: Theme, area: Rect, focused: bool) {
@@ -71,12 +71,26 @@ pub fn render(frame: &mut Frame, app: &App, th: Theme, area: Rect, focused: bool
             };
             let left_w = width.saturating_sub(right.width() + mark.width() + glyph.width() + 2);
             let title = fit(&clean(&step.title), left_w);
-            let pad = " ".repeat(left_w.saturating_sub(title.width()));
+            // A blocked step names what it waits for when the row has room, so the
+            // reason is visible without selecting it.
+            let needs = if status == StepStatus::Blocked {
+                let unmet = plan::unmet(&app.runbook, &app.run, id);
+                let text = format!("  needs {}", unmet.join(", "));
+                if title.width() + text.width() <= left_w {
+                    text
+                } else {
+                    String::new()
+                }
+            } else {
+                String::new()
+            };
+            let pad = " ".repeat(left_w.saturating_sub(title.width() + needs.width()));
             let mut line = Line::from(vec![
                 Span::raw(format!("{mark} ")),
                 Span::styled(glyph.to_string(), th.step_style(status)),
                 Span::raw(" "),
                 Span::raw(title),
+                Span::styled(needs, th.muted()),
                 Span::raw(pad),
                 Span::styled(right, th.step_style(status)),
             ]);
