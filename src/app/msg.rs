@@ -1,7 +1,6 @@
 //! What can happen to the app (`Msg`) and what `update` asks the runtime to do (`Effect`).
 
 use crossterm::event::KeyEvent;
-use jiff::Timestamp;
 
 use crate::session::Event;
 
@@ -44,6 +43,3 @@ impl Flash {
         }
     }
 }
-
-/// `now` is passed into `update` and `render`, never read inside them.
-pub type Now = Timestamp;

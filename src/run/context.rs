@@ -8,12 +8,16 @@ use super::plan;
 use super::state::{RunState, StepStatus};
 use crate::runbook::Runbook;
 
-/// Formats a timestamp in the window's zone, e.g. `2026-11-28 22:00 CET`.
-pub fn local_time(ts: Timestamp, timezone: &str) -> String {
+/// Formats a timestamp in the window's zone with a strftime pattern. An unknown zone
+/// (validated away, but a journal may outlive a tz database) falls back to UTC.
+pub fn format_in(ts: Timestamp, timezone: &str, pattern: &str) -> String {
     let tz = jiff::tz::TimeZone::get(timezone).unwrap_or(jiff::tz::TimeZone::UTC);
-    ts.to_zoned_datetime(tz)
-        .strftime("%Y-%m-%d %H:%M %Z")
-        .to_string()
+    ts.to_zoned_datetime(tz).strftime(pattern).to_string()
+}
+
+/// A timestamp in the window's zone, e.g. `2026-11-28 22:00 CET`.
+pub fn local_time(ts: Timestamp, timezone: &str) -> String {
+    format_in(ts, timezone, "%Y-%m-%d %H:%M %Z")
 }
 
 pub fn utc_time(ts: Timestamp) -> String {

@@ -4,7 +4,7 @@
 use jiff::{SignedDuration, Timestamp};
 
 use super::state::{RunState, StepStatus};
-use crate::runbook::{Duration, Runbook, Step};
+use crate::runbook::{Duration, Runbook, Step, estimate};
 
 /// The status shown for a step: the stored one, except that a pending step whose
 /// `requires` are not all done (and not overridden) is `blocked`.
@@ -57,45 +57,25 @@ pub fn window_phase(state: &RunState, now: Timestamp) -> WindowPhase {
     }
 }
 
-pub fn step_estimate(runbook: &Runbook, step: &Step) -> Option<Duration> {
-    crate::runbook::estimate::step_estimate(&runbook.file, step)
-}
-
 /// Estimates of the happy-path steps not yet done or skipped.
 pub fn remaining_estimate(runbook: &Runbook, state: &RunState) -> Duration {
-    runbook
-        .file
-        .phases
-        .iter()
-        .filter(|p| !p.contingency)
-        .flat_map(|p| p.steps.iter())
-        .filter(|s| {
-            state
-                .step(s.id.get_ref())
-                .is_none_or(|st| !st.status.is_settled())
-        })
-        .filter_map(|s| step_estimate(runbook, s))
+    estimate::steps_in(&runbook.file, false)
+        .filter(|s| !is_settled(state, s))
+        .filter_map(|s| estimate::step_estimate(&runbook.file, s))
         .sum()
 }
 
 /// Done (or skipped) over all happy-path steps.
 pub fn progress(runbook: &Runbook, state: &RunState) -> (usize, usize) {
-    let happy: Vec<&Step> = runbook
-        .file
-        .phases
-        .iter()
-        .filter(|p| !p.contingency)
-        .flat_map(|p| p.steps.iter())
-        .collect();
-    let settled = happy
-        .iter()
-        .filter(|s| {
-            state
-                .step(s.id.get_ref())
-                .is_some_and(|st| st.status.is_settled())
-        })
-        .count();
-    (settled, happy.len())
+    estimate::steps_in(&runbook.file, false).fold((0, 0), |(settled, total), s| {
+        (settled + usize::from(is_settled(state, s)), total + 1)
+    })
+}
+
+fn is_settled(state: &RunState, step: &Step) -> bool {
+    state
+        .step(step.id.get_ref())
+        .is_some_and(|st| st.status.is_settled())
 }
 
 /// When the remaining plan would end if work went at estimate from `now` (or from the

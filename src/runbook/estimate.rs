@@ -44,11 +44,16 @@ pub fn rollback_reserve(file: &RunbookFile) -> Duration {
         .unwrap_or_else(|| phase_total(file, true))
 }
 
-fn phase_total(file: &RunbookFile, contingency: bool) -> Duration {
+/// The steps of the happy path (`contingency == false`) or of the contingency phases.
+pub fn steps_in(file: &RunbookFile, contingency: bool) -> impl Iterator<Item = &Step> {
     file.phases
         .iter()
-        .filter(|p| p.contingency == contingency)
+        .filter(move |p| p.contingency == contingency)
         .flat_map(|p| &p.steps)
+}
+
+fn phase_total(file: &RunbookFile, contingency: bool) -> Duration {
+    steps_in(file, contingency)
         .filter_map(|s| step_estimate(file, s))
         .sum()
 }

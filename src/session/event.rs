@@ -112,23 +112,6 @@ pub enum Event {
     },
 }
 
-impl Event {
-    /// The step this event is about, if any.
-    pub fn step(&self) -> Option<&str> {
-        match self {
-            Event::StepStarted { step, .. }
-            | Event::StepFinished { step, .. }
-            | Event::StepDone { step }
-            | Event::StepSkipped { step, .. }
-            | Event::StepReopened { step }
-            | Event::StepInterrupted { step, .. }
-            | Event::GateOverridden { step, .. }
-            | Event::NoteAdded { step, .. } => Some(step),
-            _ => None,
-        }
-    }
-}
-
 /// One journal line: the event plus who, when and its place in the sequence.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {

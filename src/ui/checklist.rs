@@ -59,8 +59,8 @@ pub fn render(frame: &mut Frame, app: &App, th: Theme, area: Rect, focused: bool
                 StepKind::Manual => "",
                 k => k.word(),
             };
-            let estimate =
-                plan::step_estimate(&app.runbook, step).map_or(String::new(), |d| d.to_string());
+            let estimate = crate::runbook::estimate::step_estimate(&app.runbook.file, step)
+                .map_or(String::new(), |d| d.to_string());
             // Titles come first: when they would get less than 30 columns, the kind and
             // estimate columns give way and only the state word stays.
             let full = format!(" {:<11} {:>7} {:>6}", status.word(), kind, estimate);

@@ -59,7 +59,7 @@ pub fn render(frame: &mut Frame, app: &App, th: Theme, now: Timestamp, area: Rec
     if state.attempts > 0 {
         head.push(Span::raw(format!(", attempt {}", state.attempts)));
     }
-    if let Some(est) = plan::step_estimate(&app.runbook, step) {
+    if let Some(est) = crate::runbook::estimate::step_estimate(&app.runbook.file, step) {
         head.push(Span::styled(format!(", estimate {est}"), th.muted()));
     }
     lines.push(Line::from(head));

@@ -10,7 +10,7 @@ use ratatui::widgets::Paragraph;
 use super::theme::Theme;
 use super::{hms, pane_block};
 use crate::app::App;
-use crate::run::context::local_time;
+use crate::run::context::{format_in, local_time};
 use crate::run::plan::{self, WindowPhase};
 use crate::runbook::Duration;
 
@@ -18,8 +18,7 @@ pub const WIDE_HEIGHT: u16 = 8;
 pub const COMPACT_HEIGHT: u16 = 4;
 
 fn hhmm(ts: Timestamp, tz: &str) -> String {
-    let tz = jiff::tz::TimeZone::get(tz).unwrap_or(jiff::tz::TimeZone::UTC);
-    ts.to_zoned_datetime(tz).strftime("%H:%M").to_string()
+    format_in(ts, tz, "%H:%M")
 }
 
 /// The headline: state in words, and the clock that matters in that state.
