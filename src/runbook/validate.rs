@@ -308,7 +308,9 @@ impl<'a> Checker<'a> {
                         format!("step `{id}` requires `{name}`, but no step has that id"),
                         Some(req.span()),
                     );
-                    self.push(did_you_mean(d, name, step_ids.iter().copied()));
+                    // A step requiring itself is its own error; never suggest it.
+                    let others = step_ids.iter().copied().filter(|s| *s != id.as_str());
+                    self.push(did_you_mean(d, name, others));
                 }
             }
             if let Some(list) = &step.backups {
