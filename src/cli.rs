@@ -75,6 +75,12 @@ pub enum Command {
     },
     /// Run the bundled demo runbook in a fresh session (harmless commands only).
     Demo,
+    /// Internal: the detached supervisor of one command (started by the checklist).
+    #[command(name = "__supervise", hide = true)]
+    Supervise {
+        /// The task's spec file (`tasks/<task>.spec.json`).
+        spec: PathBuf,
+    },
 }
 
 fn parse_var(text: &str) -> Result<(String, String), String> {

@@ -9,5 +9,6 @@ pub mod cli;
 pub mod cmd;
 pub mod run;
 pub mod runbook;
+pub mod runner;
 pub mod session;
 pub mod ui;

@@ -91,6 +91,14 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
             window_duration.as_deref(),
             cli.ascii,
         ),
+        Command::Supervise { spec } => {
+            // The supervisor has no terminal to talk to: everything it has to say goes
+            // into the task's log and exit record.
+            match crate::runner::supervise::main(&spec) {
+                0 => Ok(()),
+                code => Err(Failure::new(code, String::new())),
+            }
+        }
         Command::Demo => start::run(start::Source::Demo, &[], None, None, cli.ascii),
         Command::Resume { session } => resume::run(session.as_deref(), cli.ascii),
         Command::Status { session, json } => status::status(session.as_deref(), json),

@@ -1,0 +1,1 @@
+//! The bounded tail of a task's output shown on screen. (Being written.)

@@ -1,0 +1,1 @@
+//! Following running tasks from the screen. (Being written.)
