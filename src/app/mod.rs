@@ -7,8 +7,9 @@ pub mod runtime;
 pub mod update;
 pub mod view;
 
-use crate::run::RunState;
-use crate::runbook::Runbook;
+use crate::run::{BackupStatus, RunState};
+use crate::runbook::{Runbook, StepKind};
+use crate::runner::TaskId;
 use crate::session::Record;
 
 pub use keymap::{Action, Keymap};
@@ -50,6 +51,90 @@ impl App {
             keymap: Keymap::defaults(),
             operator,
         }
+    }
+
+    /// The task whose output the output pane shows: the selected backup's when the
+    /// backups pane has focus, else the selected step's command, or for a backup step
+    /// the backup that most needs looking at (running, then failed, then the last).
+    pub fn shown_task(&self) -> Option<TaskId> {
+        if self.view.focus == Pane::Backups {
+            let b = self.runbook.file.backups.get(self.view.backup_selected)?;
+            return self.backup_task(b.id.get_ref());
+        }
+        let state = self.run.steps.get(self.view.selected)?;
+        let def = self.runbook.step(&state.id)?;
+        match def.kind() {
+            StepKind::Command if state.attempts > 0 => {
+                Some(TaskId::step(&state.id, state.attempts))
+            }
+            StepKind::Backup => {
+                let list: Vec<&str> = def
+                    .backups
+                    .as_ref()?
+                    .get_ref()
+                    .iter()
+                    .map(|b| b.get_ref().as_str())
+                    .collect();
+                let status = |b: &&str| self.run.backup(b).map(|s| s.status);
+                let pick = list
+                    .iter()
+                    .find(|b| {
+                        matches!(
+                            status(b),
+                            Some(BackupStatus::Running | BackupStatus::Verifying)
+                        )
+                    })
+                    .or_else(|| {
+                        list.iter().find(|b| {
+                            matches!(
+                                status(b),
+                                Some(BackupStatus::Failed | BackupStatus::Interrupted)
+                            )
+                        })
+                    })
+                    .or_else(|| {
+                        list.iter()
+                            .rev()
+                            .find(|b| self.run.backup(b).is_some_and(|s| s.attempts > 0))
+                    })?;
+                self.backup_task(pick)
+            }
+            _ => None,
+        }
+    }
+
+    /// True when the journal says `task` is the attempt running now.
+    pub fn is_running(&self, task: &TaskId) -> bool {
+        use crate::run::StepStatus;
+        use crate::runner::TaskKind;
+        match task.kind {
+            TaskKind::Step => self
+                .run
+                .step(&task.id)
+                .is_some_and(|s| s.status == StepStatus::Running && s.attempts == task.attempt),
+            TaskKind::Backup => self
+                .run
+                .backup(&task.id)
+                .is_some_and(|b| b.status == BackupStatus::Running && b.attempts == task.attempt),
+            TaskKind::Verify => self
+                .run
+                .backup(&task.id)
+                .is_some_and(|b| b.status == BackupStatus::Verifying && b.attempts == task.attempt),
+        }
+    }
+
+    /// A backup's latest task: its verify once that has started, else its run.
+    fn backup_task(&self, id: &str) -> Option<TaskId> {
+        let state = self.run.backup(id)?;
+        if state.attempts == 0 {
+            return None;
+        }
+        let verifying = state.status == BackupStatus::Verifying || state.verify.is_some();
+        Some(if verifying {
+            TaskId::verify(id, state.attempts)
+        } else {
+            TaskId::backup(id, state.attempts)
+        })
     }
 
     /// Folds a saved record into the run state. The only way `run` changes.

@@ -2,9 +2,11 @@
 
 use crossterm::event::KeyEvent;
 
+use crate::runner::TaskId;
+use crate::runner::watch::Report;
 use crate::session::Event;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Msg {
     Key(KeyEvent),
     /// The 1 Hz clock.
@@ -12,13 +14,23 @@ pub enum Msg {
     Resize,
     /// SIGTERM, SIGHUP, SIGINT or SIGQUIT (the number): leave now, restoring the terminal.
     Terminate(i32),
+    /// Something a task follower saw: output, an exit, a vanished supervisor.
+    Task(Report),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
     /// Append these events to the journal (in order, each fsynced), then apply them.
-    /// Nothing on screen changes because of them until they are saved.
+    /// Nothing on screen changes because of them until they are saved, and the effects
+    /// after a `Record` that failed are dropped: nothing starts that was not saved.
     Record(Vec<Event>),
+    /// Start this task under a detached supervisor (its start event is already in an
+    /// earlier `Record` of the same batch).
+    Spawn(TaskId),
+    /// SIGTERM to these tasks' supervisors, which take their process groups down.
+    Cancel(Vec<TaskId>),
+    /// Suspend the screen and show this task's full log in `$PAGER`.
+    OpenLog(TaskId),
     Quit,
 }
 

@@ -12,9 +12,23 @@ use ratatui::DefaultTerminal;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::oneshot;
 
-use super::{App, Effect, Msg, update};
+use super::{App, Effect, Flash, Msg, update};
+use crate::runner::watch::{self, Report};
+use crate::runner::{ExitRecord, TaskDir, TaskId, supervise};
 use crate::session::{Event, Journal, Record};
 use crate::ui;
+
+/// At most this many frames a second while output floods in; keys still draw at once.
+const OUTPUT_FRAME: StdDuration = StdDuration::from_millis(33);
+/// Reports queued from followers before they wait: bounds memory under a flood.
+const REPORT_QUEUE: usize = 8;
+
+/// What the runtime needs to start and follow tasks.
+pub struct Tasks {
+    pub dir: TaskDir,
+    /// This binary, started again as `cutover __supervise`.
+    pub exe: std::path::PathBuf,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
@@ -118,14 +132,146 @@ pub enum Exit {
 }
 
 /// Runs the screen until the operator quits or a signal ends it.
-pub fn run(app: App, writer: JournalWriter) -> Result<Exit, RuntimeError> {
+pub fn run(app: App, writer: JournalWriter, tasks: Tasks) -> Result<Exit, RuntimeError> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    rt.block_on(event_loop(app, writer))
+    rt.block_on(event_loop(app, writer, tasks))
 }
 
-async fn event_loop(mut app: App, writer: JournalWriter) -> Result<Exit, RuntimeError> {
+/// Starts `task` under a detached supervisor and follows it. A supervisor that cannot
+/// be started still ends as a recorded failure (through an exit record written here),
+/// never as a step stuck in `running`.
+fn spawn_task(app: &App, tasks: &Tasks, task: &TaskId, tx: &tokio::sync::mpsc::Sender<Report>) {
+    let started = Timestamp::now();
+    let failed = |why: String| {
+        tracing::error!(task = %task.name(), "cannot start: {why}");
+        let rec = ExitRecord {
+            exit: None,
+            signal: None,
+            timed_out: false,
+            cancelled: false,
+            expect_matched: None,
+            started,
+            ended: Timestamp::now(),
+            error: Some(why),
+        };
+        if let Err(e) = tasks
+            .dir
+            .ensure()
+            .and_then(|()| tasks.dir.write_exit(task, &rec))
+        {
+            tracing::error!("cannot record the failed start either: {e}");
+        }
+    };
+    match watch::spec_for(&app.runbook, &app.run, task) {
+        None => failed("the runbook has no command for it".into()),
+        Some(spec) => match supervise::spawn(&tasks.exe, &tasks.dir, &spec) {
+            Ok(mut child) => {
+                // Reaped on a plain thread so it never lingers as a zombie; the
+                // supervisor is in its own session and outlives this process anyway.
+                let _ = std::thread::Builder::new()
+                    .name("reap".into())
+                    .spawn(move || child.wait());
+            }
+            Err(e) => failed(e.to_string()),
+        },
+    }
+    let re = watch::progress_regex(&app.runbook, task);
+    watch::follow(tasks.dir.clone(), task.clone(), re, false, tx.clone());
+}
+
+fn cancel_task(tasks: &Tasks, task: &TaskId) -> Result<(), String> {
+    match tasks.dir.read_pid(task) {
+        Ok(Some(pid)) if pid.is_alive() => {
+            let Ok(raw) = i32::try_from(pid.pid) else {
+                return Err(format!("pid {} out of range", pid.pid));
+            };
+            // SAFETY: kill(2) with a pid we just checked is our supervisor (pid, start
+            // time and boot id match); it has no memory-safety preconditions.
+            let rc = unsafe { libc::kill(raw, libc::SIGTERM) };
+            if rc == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error().to_string())
+            }
+        }
+        Ok(_) => Err("its supervisor is no longer running".into()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Sizes of the backups' declared artifacts, looked up again whenever the journal
+/// moves on (a backup just finished) rather than on every frame.
+fn refresh_artifacts(app: &mut App) {
+    let mut sizes = std::collections::BTreeMap::new();
+    for b in &app.runbook.file.backups {
+        let Some(path) = &b.artifact else { continue };
+        let Ok(path) = crate::runbook::template::render(path.get_ref(), &app.run.vars) else {
+            continue;
+        };
+        if let Ok(meta) = std::fs::metadata(&path) {
+            sizes.insert(b.id.get_ref().clone(), meta.len());
+        }
+    }
+    app.view.artifacts = sizes;
+}
+
+/// Loads the log tail of the task the output pane is about to show, if nothing of it
+/// is held yet (a finished task, or one from before this screen opened).
+fn load_shown_output(app: &mut App, tasks: &Tasks) {
+    let Some(task) = app.shown_task() else {
+        return;
+    };
+    // A running task's output comes from its follower, from the start of the log.
+    if app.is_running(&task) {
+        return;
+    }
+    let key = (task.kind, task.id.clone());
+    if app
+        .view
+        .outputs
+        .get(&key)
+        .is_some_and(|o| o.task.attempt >= task.attempt)
+    {
+        return;
+    }
+    let re = watch::progress_regex(&app.runbook, &task);
+    let out = watch::load_tail(&tasks.dir, &task, re.as_ref());
+    app.view.outputs.insert(key, out);
+}
+
+/// Shows a log in the operator's pager with the screen suspended, then takes the
+/// screen back. Input is not read meanwhile: the caller drops its event stream first
+/// so the pager gets every key.
+fn open_pager(terminal: &mut DefaultTerminal, path: &std::path::Path) -> Result<(), String> {
+    ratatui::restore();
+    let pager = std::env::var("PAGER")
+        .ok()
+        .filter(|p| !p.trim().is_empty())
+        .unwrap_or_else(|| "less".to_string());
+    // `sh -c` so a PAGER with arguments (`less -S`) works; the path goes in as $1 and is
+    // never spliced into the command text.
+    let status = std::process::Command::new("/bin/sh")
+        .arg("-c")
+        .arg(format!("{pager} \"$1\""))
+        .arg("cutover-pager")
+        .arg(path)
+        .status();
+    *terminal = ratatui::try_init().map_err(|e| format!("cannot take the terminal back: {e}"))?;
+    let _ = terminal.clear();
+    match status {
+        Ok(s) if s.success() => Ok(()),
+        Ok(s) => Err(format!("the pager `{pager}` ended with {s}")),
+        Err(e) => Err(format!("cannot start the pager `{pager}`: {e}")),
+    }
+}
+
+async fn event_loop(
+    mut app: App,
+    writer: JournalWriter,
+    tasks: Tasks,
+) -> Result<Exit, RuntimeError> {
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
     let mut sigint = signal(SignalKind::interrupt())?;
@@ -138,13 +284,43 @@ async fn event_loop(mut app: App, writer: JournalWriter) -> Result<Exit, Runtime
     let mut events = EventStream::new();
     let mut clock = tokio::time::interval(StdDuration::from_secs(1));
     clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let (report_tx, mut reports) = tokio::sync::mpsc::channel::<Report>(REPORT_QUEUE);
+    // Whatever the journal says is running is followed again: finished while nobody
+    // watched, still running, or gone. Nothing is started again.
+    for task in watch::running_tasks(&app.runbook, &app.run) {
+        tracing::info!(task = %task.name(), "re-attaching");
+        let re = watch::progress_regex(&app.runbook, &task);
+        watch::follow(tasks.dir.clone(), task, re, true, report_tx.clone());
+    }
+    refresh_artifacts(&mut app);
     let mut dirty = true;
+    // Output changed: drawn at the next frame slot, not at once.
+    let mut output_dirty = false;
+    let mut last_frame = tokio::time::Instant::now();
     let reason = loop {
         if dirty {
+            load_shown_output(&mut app, &tasks);
             draw(&mut terminal, &app)?;
             dirty = false;
+            output_dirty = false;
+            last_frame = tokio::time::Instant::now();
         }
+        let frame_due = last_frame + OUTPUT_FRAME;
         let msg = tokio::select! {
+            _ = tokio::time::sleep_until(frame_due), if output_dirty => {
+                dirty = true;
+                continue;
+            }
+            Some(report) = reports.recv() => {
+                let is_output = matches!(report, Report::Output { .. });
+                let msg = Msg::Task(report);
+                if is_output {
+                    let _ = update(&mut app, msg);
+                    output_dirty = true;
+                    continue;
+                }
+                msg
+            }
             ev = events.next() => match ev {
                 Some(Ok(TermEvent::Key(k))) if k.kind == KeyEventKind::Press => Msg::Key(k),
                 Some(Ok(TermEvent::Resize(..))) => Msg::Resize,
@@ -180,15 +356,56 @@ async fn event_loop(mut app: App, writer: JournalWriter) -> Result<Exit, Runtime
         let effects = update(&mut app, msg);
         dirty = true;
         let mut quit = false;
+        // After a batch that was not saved whole, nothing further of it happens: a
+        // spawn whose start event is not on disk must never run.
+        let mut unsaved = false;
         for effect in effects {
             match effect {
                 Effect::Record(events) => {
+                    if unsaved {
+                        continue;
+                    }
                     let (records, error) = writer.append(events).await;
                     for r in &records {
                         app.apply(r);
                     }
+                    refresh_artifacts(&mut app);
                     if let Some(err) = error {
                         app.view.journal_error = Some(err);
+                        unsaved = true;
+                    }
+                }
+                Effect::Spawn(task) => {
+                    if unsaved {
+                        tracing::warn!(task = %task.name(), "not started: its start was not saved");
+                        continue;
+                    }
+                    spawn_task(&app, &tasks, &task, &report_tx);
+                }
+                Effect::Cancel(list) => {
+                    for task in list {
+                        if let Err(why) = cancel_task(&tasks, &task) {
+                            app.view.flash =
+                                Some(Flash::warn(format!("cannot cancel {task}: {why}")));
+                        }
+                    }
+                }
+                Effect::OpenLog(task) => {
+                    let path = tasks.dir.log(&task);
+                    if !path.exists() {
+                        app.view.flash = Some(Flash::warn(format!(
+                            "no log for {task}: {}",
+                            path.display()
+                        )));
+                        continue;
+                    }
+                    // The event stream would race the pager for keys: it goes, and a
+                    // fresh one comes back with the screen.
+                    drop(events);
+                    let result = open_pager(&mut terminal, &path);
+                    events = EventStream::new();
+                    if let Err(why) = result {
+                        app.view.flash = Some(Flash::warn(why));
                     }
                 }
                 Effect::Quit => quit = true,

@@ -7,15 +7,21 @@ use super::App;
 use super::keymap::Action;
 use super::msg::{Effect, Flash, Msg};
 use super::view::{Dialog, Pane, Purpose};
-use crate::run::{StepStatus, plan};
+use crate::run::{BackupStatus, StepStatus, plan};
 use crate::runbook::StepKind;
+use crate::runner::watch::{Report, TaskOutput};
+use crate::runner::{ExitRecord, TaskId, TaskKind};
 use crate::session::Event;
+
+/// Lines one scroll key moves the output.
+const SCROLL_PAGE: usize = 10;
 
 pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
     match msg {
         Msg::Terminate(_) => vec![Effect::Quit],
         Msg::Tick | Msg::Resize => Vec::new(),
         Msg::Key(key) => on_key(app, key),
+        Msg::Task(report) => on_report(app, report),
     }
 }
 
@@ -47,10 +53,45 @@ fn on_action(app: &mut App, action: Action) -> Vec<Effect> {
     match action {
         Action::Quit => return vec![Effect::Quit],
         Action::Help => app.view.help = true,
-        Action::Up => app.view.selected = app.view.selected.saturating_sub(1),
-        Action::Down => app.view.selected = (app.view.selected + 1).min(last),
-        Action::First => app.view.selected = 0,
-        Action::Last => app.view.selected = last,
+        Action::Up | Action::Down if app.view.focus == Pane::Output => {
+            scroll(app, if action == Action::Up { 1 } else { -1 });
+        }
+        Action::Up | Action::Down if app.view.focus == Pane::Backups => {
+            let n = app.runbook.file.backups.len().saturating_sub(1);
+            app.view.backup_selected = if action == Action::Up {
+                app.view.backup_selected.saturating_sub(1)
+            } else {
+                (app.view.backup_selected + 1).min(n)
+            };
+        }
+        Action::Up => select(app, app.view.selected.saturating_sub(1)),
+        Action::Down => select(app, (app.view.selected + 1).min(last)),
+        Action::First => select(app, 0),
+        Action::Last => select(app, last),
+        Action::ScrollUp => scroll(app, SCROLL_PAGE as i64),
+        Action::ScrollDown => scroll(app, -(SCROLL_PAGE as i64)),
+        Action::Follow => app.view.output_scroll = None,
+        Action::OpenLog => match app.shown_task() {
+            Some(task) => return vec![Effect::OpenLog(task)],
+            None => {
+                app.view.flash = Some(Flash::info("nothing has run here yet, so there is no log"))
+            }
+        },
+        Action::Rerun => return start(app, true),
+        Action::Cancel => cancel(app),
+        Action::MarkFailed => {
+            if let Some(step) = writable_step(app) {
+                let status = plan::status(&app.runbook, &app.run, &step);
+                if status == StepStatus::Interrupted {
+                    app.view.dialog = Some(Dialog::new(Purpose::MarkFailed { step }));
+                } else {
+                    app.view.flash = Some(Flash::info(format!(
+                        "`{step}` is {}; only an interrupted step (outcome unknown) is marked failed by hand",
+                        status.word()
+                    )));
+                }
+            }
+        }
         Action::FocusNext | Action::FocusPrev => {
             let i = Pane::ALL
                 .iter()
@@ -127,14 +168,496 @@ fn act(app: &mut App) -> Vec<Effect> {
         .runbook
         .step(&step_id)
         .map_or(StepKind::Manual, |s| s.kind());
-    if kind == StepKind::Manual {
-        return mark_done(app);
+    match kind {
+        StepKind::Manual => mark_done(app),
+        StepKind::Command | StepKind::Backup => start(app, false),
+        StepKind::Message => {
+            app.view.flash = Some(Flash::info(format!(
+                "`{step_id}` is a message step: send the message yourself, then press d"
+            )));
+            Vec::new()
+        }
     }
-    app.view.flash = Some(Flash::info(format!(
-        "`{step_id}` is a {} step; cutover does not start it from here: do it by hand, then press d",
-        kind.word()
-    )));
-    Vec::new()
+}
+
+fn select(app: &mut App, index: usize) {
+    if app.view.selected != index {
+        app.view.selected = index;
+        // A different step has different output: start at its end.
+        app.view.output_scroll = None;
+    }
+}
+
+/// Positive `by` scrolls back (older lines), negative forward; reaching the end
+/// follows again.
+fn scroll(app: &mut App, by: i64) {
+    let held = app
+        .shown_task()
+        .and_then(|t| app.view.outputs.get(&(t.kind, t.id)))
+        .map_or(0, |o| o.ring.len());
+    let now = app.view.output_scroll.unwrap_or(0) as i64;
+    let max = i64::try_from(held.saturating_sub(1)).unwrap_or(i64::MAX);
+    let next = (now + by).clamp(0, max);
+    app.view.output_scroll = if next == 0 { None } else { Some(next as usize) };
+}
+
+/// Starts the selected command or backup step (`rerun`: again, as a new attempt),
+/// through its gate and its typed confirmation when it has them.
+fn start(app: &mut App, rerun: bool) -> Vec<Effect> {
+    let Some(step) = writable_step(app) else {
+        return Vec::new();
+    };
+    let kind = app
+        .runbook
+        .step(&step)
+        .map_or(StepKind::Manual, |s| s.kind());
+    if !matches!(kind, StepKind::Command | StepKind::Backup) {
+        app.view.flash = Some(Flash::info(format!(
+            "`{step}` is a {} step: it has nothing to run",
+            kind.word()
+        )));
+        return Vec::new();
+    }
+    let status = plan::status(&app.runbook, &app.run, &step);
+    let refuse = |text: String| Some(Flash::info(text));
+    let flash = match status {
+        StepStatus::Running => refuse(format!(
+            "`{step}` is running: x cancels it, l shows its full log"
+        )),
+        StepStatus::Done => refuse(format!("`{step}` is done; u reopens it to run it again")),
+        StepStatus::Skipped => refuse(format!("`{step}` is skipped; u reopens it")),
+        StepStatus::Failed | StepStatus::Interrupted if !rerun => refuse(format!(
+            "`{step}` is {}: r runs it again as attempt {}, d marks it done{}",
+            status.word(),
+            app.run.step(&step).map_or(1, |s| s.attempts + 1),
+            if status == StepStatus::Interrupted {
+                ", f marks it failed"
+            } else {
+                ", u reopens it"
+            }
+        )),
+        StepStatus::Pending | StepStatus::Blocked if rerun => {
+            refuse(format!("`{step}` has not run yet: Enter runs it"))
+        }
+        _ => None,
+    };
+    if flash.is_some() {
+        app.view.flash = flash;
+        return Vec::new();
+    }
+    let unmet = plan::unmet(&app.runbook, &app.run, &step);
+    let overridden = app
+        .run
+        .step(&step)
+        .is_some_and(|s| s.override_reason.is_some());
+    if !unmet.is_empty() && !overridden {
+        app.view.dialog = Some(Dialog::new(Purpose::OverrideStart { step, unmet }));
+        return Vec::new();
+    }
+    confirm_then_start(app, step, None)
+}
+
+fn needs_confirmation(app: &App, step: &str) -> bool {
+    app.runbook.step(step).is_some_and(|s| s.confirm)
+        // Its last run may still have done something: running it again is a decision.
+        || plan::status(&app.runbook, &app.run, step) == StepStatus::Interrupted
+}
+
+fn confirm_then_start(
+    app: &mut App,
+    step: String,
+    override_reason: Option<(Vec<String>, String)>,
+) -> Vec<Effect> {
+    if needs_confirmation(app, &step) {
+        app.view.dialog = Some(Dialog::new(Purpose::ConfirmStart {
+            step,
+            override_reason,
+        }));
+        return Vec::new();
+    }
+    start_effects(app, step, override_reason)
+}
+
+/// The start event(s) first, then the spawns: the runtime saves the events and only
+/// then starts anything.
+fn start_effects(
+    app: &mut App,
+    step: String,
+    override_reason: Option<(Vec<String>, String)>,
+) -> Vec<Effect> {
+    let Some(state) = app.run.step(&step) else {
+        return Vec::new();
+    };
+    let attempt = state.attempts + 1;
+    let mut events = Vec::new();
+    if let Some((unmet, reason)) = override_reason {
+        events.push(Event::GateOverridden {
+            step: step.clone(),
+            unmet,
+            reason,
+        });
+    }
+    events.push(Event::StepStarted {
+        step: step.clone(),
+        attempt,
+    });
+    let mut spawns = Vec::new();
+    let Some(def) = app.runbook.step(&step) else {
+        return Vec::new();
+    };
+    match def.kind() {
+        StepKind::Command => spawns.push(Effect::Spawn(TaskId::step(&step, attempt))),
+        StepKind::Backup => {
+            let list: Vec<String> = def
+                .backups
+                .as_ref()
+                .map(|l| l.get_ref().iter().map(|b| b.get_ref().clone()).collect())
+                .unwrap_or_default();
+            for b in &list {
+                let Some(bs) = app.run.backup(b) else {
+                    continue;
+                };
+                // A backup verified earlier in the night is not taken again.
+                if bs.status == BackupStatus::Verified {
+                    continue;
+                }
+                let n = bs.attempts + 1;
+                events.push(Event::BackupStarted {
+                    backup: b.clone(),
+                    attempt: n,
+                });
+                spawns.push(Effect::Spawn(TaskId::backup(b, n)));
+            }
+            if spawns.is_empty() {
+                events.push(Event::StepFinished {
+                    step: step.clone(),
+                    attempt,
+                    exit: Some(0),
+                    signal: None,
+                    timed_out: false,
+                    cancelled: false,
+                    expect_matched: None,
+                    detached: false,
+                    detail: Some("every backup was already verified".into()),
+                    ended: None,
+                });
+            }
+        }
+        StepKind::Manual | StepKind::Message => return Vec::new(),
+    }
+    app.view.output_scroll = None;
+    let mut effects = vec![Effect::Record(events)];
+    effects.extend(spawns);
+    effects
+}
+
+fn cancel(app: &mut App) {
+    let Some(step) = writable_step(app) else {
+        return;
+    };
+    let status = plan::status(&app.runbook, &app.run, &step);
+    let tasks = running_tasks_of(app, &step);
+    if status != StepStatus::Running || tasks.is_empty() {
+        app.view.flash = Some(Flash::info(format!(
+            "`{step}` is {}: nothing of it is running",
+            status.word()
+        )));
+        return;
+    }
+    app.view.dialog = Some(Dialog::new(Purpose::Cancel { step, tasks }));
+}
+
+/// The tasks running for a step: its command, or its backups (or their verifies).
+fn running_tasks_of(app: &App, step: &str) -> Vec<TaskId> {
+    let Some(def) = app.runbook.step(step) else {
+        return Vec::new();
+    };
+    let Some(state) = app.run.step(step) else {
+        return Vec::new();
+    };
+    match def.kind() {
+        StepKind::Command => vec![TaskId::step(step, state.attempts)],
+        StepKind::Backup => def
+            .backups
+            .as_ref()
+            .map(|l| {
+                l.get_ref()
+                    .iter()
+                    .map(|b| b.get_ref().clone())
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|b| {
+                let bs = app.run.backup(b)?;
+                match bs.status {
+                    BackupStatus::Running => Some(TaskId::backup(b, bs.attempts)),
+                    BackupStatus::Verifying => Some(TaskId::verify(b, bs.attempts)),
+                    _ => None,
+                }
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// What a follower saw. Output only changes the view; an exit or a vanished supervisor
+/// becomes journal events (and, after a backup, its verify).
+fn on_report(app: &mut App, report: Report) -> Vec<Effect> {
+    match report {
+        Report::Output {
+            task,
+            lines,
+            partial,
+            progress,
+        } => {
+            let added = lines.len();
+            let key = (task.kind, task.id.clone());
+            let entry = app
+                .view
+                .outputs
+                .entry(key)
+                .or_insert_with(|| TaskOutput::new(task.clone()));
+            if entry.task.attempt < task.attempt {
+                *entry = TaskOutput::new(task.clone());
+            } else if entry.task.attempt > task.attempt {
+                return Vec::new();
+            }
+            entry.absorb(lines, partial, progress);
+            let held = entry.ring.len();
+            // Scrolled back: keep the same lines in view while more arrive below.
+            let shown = app.shown_task().as_ref() == Some(&task);
+            if let Some(n) = app.view.output_scroll.as_mut()
+                && shown
+            {
+                *n = (*n + added).min(held.saturating_sub(1));
+            }
+            Vec::new()
+        }
+        Report::Exited {
+            task,
+            exit,
+            detached,
+        } => on_exit(app, task, exit, detached),
+        Report::Lost { task, why } => on_lost(app, task, why),
+    }
+}
+
+fn on_exit(app: &mut App, task: TaskId, exit: ExitRecord, detached: bool) -> Vec<Effect> {
+    if !app.is_running(&task) {
+        return Vec::new();
+    }
+    let how = exit.describe();
+    let when = if detached { " while detached" } else { "" };
+    let ok = exit.success();
+    let notice = |text: String| {
+        if ok {
+            Flash::info(text)
+        } else {
+            Flash::warn(text)
+        }
+    };
+    match task.kind {
+        TaskKind::Step => {
+            app.view.flash = Some(notice(format!("`{}` finished{when}: {how}", task.id)));
+            vec![Effect::Record(vec![Event::StepFinished {
+                step: task.id,
+                attempt: task.attempt,
+                exit: exit.exit,
+                signal: exit.signal,
+                timed_out: exit.timed_out,
+                cancelled: exit.cancelled,
+                expect_matched: exit.expect_matched,
+                detached,
+                detail: exit.error.clone(),
+                ended: Some(exit.ended),
+            }])]
+        }
+        TaskKind::Backup => {
+            app.view.flash = Some(notice(format!(
+                "backup `{}` finished{when}: {how}",
+                task.id
+            )));
+            let mut events = vec![Event::BackupFinished {
+                backup: task.id.clone(),
+                attempt: task.attempt,
+                exit: exit.exit,
+                signal: exit.signal,
+                timed_out: exit.timed_out,
+                cancelled: exit.cancelled,
+                detached,
+                ended: Some(exit.ended),
+            }];
+            let has_verify = app
+                .runbook
+                .backup(&task.id)
+                .is_some_and(|b| b.verify.is_some());
+            if ok && has_verify {
+                return vec![
+                    Effect::Record(events),
+                    Effect::Spawn(TaskId::verify(&task.id, task.attempt)),
+                ];
+            }
+            let status = if ok {
+                BackupStatus::Verified
+            } else {
+                BackupStatus::Failed
+            };
+            events.extend(backup_step_completion(app, &task.id, status, &how));
+            vec![Effect::Record(events)]
+        }
+        TaskKind::Verify => {
+            let status = if ok {
+                BackupStatus::Verified
+            } else {
+                BackupStatus::Failed
+            };
+            app.view.flash = Some(notice(if ok {
+                format!("backup `{}` verified{when}", task.id)
+            } else {
+                format!("backup `{}` failed its verify{when}: {how}", task.id)
+            }));
+            let mut events = vec![Event::BackupVerified {
+                backup: task.id.clone(),
+                ok,
+                detail: Some(format!("verify {how}")),
+                detached,
+                ended: Some(exit.ended),
+            }];
+            events.extend(backup_step_completion(
+                app,
+                &task.id,
+                status,
+                &format!("verify {how}"),
+            ));
+            vec![Effect::Record(events)]
+        }
+    }
+}
+
+fn on_lost(app: &mut App, task: TaskId, why: String) -> Vec<Effect> {
+    if !app.is_running(&task) {
+        return Vec::new();
+    }
+    match task.kind {
+        TaskKind::Step => {
+            app.view.flash = Some(Flash::warn(format!(
+                "`{}` interrupted: {why}. r runs it again, d marks it done, f marks it failed",
+                task.id
+            )));
+            vec![Effect::Record(vec![Event::StepInterrupted {
+                step: task.id,
+                attempt: task.attempt,
+            }])]
+        }
+        TaskKind::Backup | TaskKind::Verify => {
+            app.view.flash = Some(Flash::warn(format!(
+                "backup `{}` interrupted: {why}",
+                task.id
+            )));
+            let mut events = vec![Event::BackupInterrupted {
+                backup: task.id.clone(),
+                attempt: task.attempt,
+            }];
+            events.extend(backup_step_completion(
+                app,
+                &task.id,
+                BackupStatus::Interrupted,
+                &why,
+            ));
+            vec![Effect::Record(events)]
+        }
+    }
+}
+
+/// When `backup` settles as `now`, the running backup steps that list it and have
+/// nothing else in flight finish: done when every backup is verified, failed naming the
+/// backup that failed, interrupted when one was lost.
+fn backup_step_completion(app: &App, backup: &str, now: BackupStatus, how: &str) -> Vec<Event> {
+    let mut events = Vec::new();
+    for (_, def) in app.runbook.steps() {
+        let Some(list) = def.backups.as_ref() else {
+            continue;
+        };
+        let list: Vec<&str> = list
+            .get_ref()
+            .iter()
+            .map(|b| b.get_ref().as_str())
+            .collect();
+        if !list.contains(&backup) {
+            continue;
+        }
+        let id = def.id.get_ref();
+        let Some(state) = app.run.step(id) else {
+            continue;
+        };
+        if state.status != StepStatus::Running {
+            continue;
+        }
+        let status_of = |b: &str| {
+            if b == backup {
+                Some(now)
+            } else {
+                app.run.backup(b).map(|s| s.status)
+            }
+        };
+        let statuses: Vec<(&str, Option<BackupStatus>)> =
+            list.iter().map(|b| (*b, status_of(b))).collect();
+        if statuses
+            .iter()
+            .any(|(_, s)| matches!(s, Some(BackupStatus::Running | BackupStatus::Verifying)))
+        {
+            continue;
+        }
+        let failed = statuses
+            .iter()
+            .find(|(_, s)| *s == Some(BackupStatus::Failed))
+            .map(|(b, _)| *b);
+        let interrupted = statuses
+            .iter()
+            .any(|(_, s)| *s == Some(BackupStatus::Interrupted));
+        if let Some(b) = failed {
+            let why = if b == backup {
+                how.to_string()
+            } else {
+                app.run
+                    .backup(b)
+                    .and_then(|s| s.history.last())
+                    .map_or_else(|| "failed".to_string(), |a| a.outcome())
+            };
+            events.push(Event::StepFinished {
+                step: id.clone(),
+                attempt: state.attempts,
+                exit: Some(1),
+                signal: None,
+                timed_out: false,
+                cancelled: false,
+                expect_matched: None,
+                detached: false,
+                detail: Some(format!("backup `{b}` failed: {why}")),
+                ended: None,
+            });
+        } else if interrupted {
+            events.push(Event::StepInterrupted {
+                step: id.clone(),
+                attempt: state.attempts,
+            });
+        } else {
+            events.push(Event::StepFinished {
+                step: id.clone(),
+                attempt: state.attempts,
+                exit: Some(0),
+                signal: None,
+                timed_out: false,
+                cancelled: false,
+                expect_matched: None,
+                detached: false,
+                detail: None,
+                ended: None,
+            });
+        }
+    }
+    events
 }
 
 fn mark_done(app: &mut App) -> Vec<Effect> {
@@ -232,6 +755,14 @@ fn submit_dialog(app: &mut App) -> Vec<Effect> {
         return Vec::new();
     };
     let text = dialog.text();
+    if let Purpose::ConfirmStart { step, .. } = &dialog.purpose
+        && text != *step
+    {
+        app.view.flash = Some(Flash::warn(format!(
+            "type the step id `{step}` exactly to start it (ctrl-g cancels)"
+        )));
+        return Vec::new();
+    }
     if text.is_empty() {
         app.view.flash = Some(Flash::warn("type something first (ctrl-g cancels)"));
         return Vec::new();
@@ -272,6 +803,30 @@ fn submit_dialog(app: &mut App) -> Vec<Effect> {
             }
             events.push(Event::StepDone { step });
             vec![Effect::Record(events)]
+        }
+        Purpose::OverrideStart { step, unmet } => {
+            confirm_then_start(app, step, Some((unmet, text)))
+        }
+        Purpose::ConfirmStart {
+            step,
+            override_reason,
+        } => start_effects(app, step, override_reason),
+        Purpose::Cancel { step, tasks } => {
+            if matches!(text.to_lowercase().as_str(), "y" | "yes") {
+                app.view.flash = Some(Flash::info(format!(
+                    "cancelling `{step}`: SIGTERM to its process group, SIGKILL after its grace"
+                )));
+                vec![Effect::Cancel(tasks)]
+            } else {
+                app.view.flash = Some(Flash::info(format!("`{step}` keeps running")));
+                Vec::new()
+            }
+        }
+        Purpose::MarkFailed { step } => {
+            vec![Effect::Record(vec![Event::StepFailed {
+                step,
+                reason: text,
+            }])]
         }
     }
 }

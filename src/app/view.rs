@@ -1,23 +1,29 @@
 //! What is on screen but not journaled: selection, focus, dialogs, help.
 
+use std::collections::BTreeMap;
+
 use ratatui_textarea::TextArea;
 
 use super::msg::Flash;
+use crate::runner::watch::TaskOutput;
+use crate::runner::{TaskId, TaskKind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pane {
     Checklist,
     Detail,
+    Output,
     Backups,
 }
 
 impl Pane {
-    pub const ALL: [Pane; 3] = [Pane::Checklist, Pane::Detail, Pane::Backups];
+    pub const ALL: [Pane; 4] = [Pane::Checklist, Pane::Detail, Pane::Output, Pane::Backups];
 
     pub fn title(self) -> &'static str {
         match self {
             Pane::Checklist => "Checklist",
             Pane::Detail => "Step",
+            Pane::Output => "Output",
             Pane::Backups => "Backups",
         }
     }
@@ -40,6 +46,27 @@ pub enum Purpose {
     Override {
         step: String,
         unmet: Vec<String>,
+    },
+    /// Starting a command or backups past unmet `requires`.
+    OverrideStart {
+        step: String,
+        unmet: Vec<String>,
+    },
+    /// A `confirm = true` step, or a re-run of one whose outcome is unknown: the
+    /// operator types the step id, which no stray key or terminal reply produces.
+    ConfirmStart {
+        step: String,
+        /// Reason already typed for an unmet gate, journaled with the start.
+        override_reason: Option<(Vec<String>, String)>,
+    },
+    /// Cancelling running tasks: type `y`.
+    Cancel {
+        step: String,
+        tasks: Vec<TaskId>,
+    },
+    /// The operator decides an interrupted step failed.
+    MarkFailed {
+        step: String,
     },
 }
 
@@ -75,6 +102,14 @@ pub struct View {
     pub ascii: bool,
     /// `NO_COLOR`: state is still told by glyph and word, never by colour alone.
     pub no_color: bool,
+    /// The latest attempt's output of each step, backup and verify, as far as loaded.
+    pub outputs: BTreeMap<(TaskKind, String), TaskOutput>,
+    /// Lines scrolled back from the end of the output; `None` follows new output.
+    pub output_scroll: Option<usize>,
+    /// Which backup the backups pane points at (index into the runbook's backups).
+    pub backup_selected: usize,
+    /// Size in bytes of each backup's declared artifact, where it exists.
+    pub artifacts: BTreeMap<String, u64>,
 }
 
 impl View {
@@ -88,6 +123,10 @@ impl View {
             journal_error: None,
             ascii,
             no_color,
+            outputs: BTreeMap::new(),
+            output_scroll: None,
+            backup_selected: 0,
+            artifacts: BTreeMap::new(),
         }
     }
 }

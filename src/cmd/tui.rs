@@ -69,7 +69,17 @@ pub fn drive(
     let writer = JournalWriter::spawn(journal, app.operator.clone());
     let saved = app.run.last_seq;
     tracing::info!(session = %paths.id, saved, "screen opened");
-    let result = runtime::run(app, writer);
+    let exe = std::env::current_exe().map_err(|e| {
+        Failure::new(
+            exit::IO,
+            format!("cannot find the cutover binary to run commands under: {e}"),
+        )
+    })?;
+    let tasks = runtime::Tasks {
+        dir: crate::runner::TaskDir::new(&paths.dir),
+        exe,
+    };
+    let result = runtime::run(app, writer, tasks);
     drop(lock);
     let exit = result.map_err(|e| {
         Failure::new(

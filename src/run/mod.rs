@@ -6,4 +6,4 @@ pub mod plan;
 pub mod report;
 pub mod state;
 
-pub use state::{BackupStatus, RunState, StepState, StepStatus};
+pub use state::{Attempt, BackupState, BackupStatus, RunState, StepState, StepStatus};

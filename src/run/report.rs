@@ -5,7 +5,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use super::plan::{self, WindowPhase};
-use super::state::{BackupStatus, Note, RunState, StepStatus};
+use super::state::{Attempt, BackupStatus, Note, RunState, StepStatus};
 use crate::runbook::{Runbook, StepKind};
 use crate::session::Outcome;
 
@@ -68,7 +68,52 @@ pub struct StepInfo {
     pub skip_reason: Option<String>,
     pub override_reason: Option<String>,
     pub notes: Vec<Note>,
+    pub started_at: Option<Timestamp>,
     pub finished_at: Option<Timestamp>,
+    /// Exit code of the latest attempt, when it ended with one.
+    pub exit: Option<i32>,
+    pub failed_reason: Option<String>,
+    /// Every run of the step's command (or backup step), oldest first.
+    pub history: Vec<AttemptInfo>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AttemptInfo {
+    pub attempt: u32,
+    pub started_at: Timestamp,
+    pub finished_at: Option<Timestamp>,
+    pub seconds: Option<i64>,
+    pub exit: Option<i32>,
+    pub signal: Option<i32>,
+    pub timed_out: bool,
+    pub cancelled: bool,
+    pub expect_matched: Option<bool>,
+    pub detached: bool,
+    pub interrupted: bool,
+    /// The same outcome in words, as the screen shows it.
+    pub outcome: String,
+}
+
+fn attempts(history: &[Attempt]) -> Vec<AttemptInfo> {
+    history
+        .iter()
+        .map(|a| AttemptInfo {
+            attempt: a.attempt,
+            started_at: a.started_at,
+            finished_at: a.finished_at,
+            seconds: a
+                .finished_at
+                .map(|f| f.duration_since(a.started_at).as_secs()),
+            exit: a.exit,
+            signal: a.signal,
+            timed_out: a.timed_out,
+            cancelled: a.cancelled,
+            expect_matched: a.expect_matched,
+            detached: a.detached,
+            interrupted: a.interrupted,
+            outcome: a.outcome(),
+        })
+        .collect()
 }
 
 #[derive(Debug, Serialize)]
@@ -77,6 +122,11 @@ pub struct BackupInfo {
     pub title: String,
     pub status: BackupStatus,
     pub attempts: u32,
+    pub started_at: Option<Timestamp>,
+    pub finished_at: Option<Timestamp>,
+    /// How the latest verify ended, once it has.
+    pub verify: Option<String>,
+    pub history: Vec<AttemptInfo>,
 }
 
 pub fn status(
@@ -110,7 +160,11 @@ pub fn status(
                 skip_reason: st.skip_reason.clone(),
                 override_reason: st.override_reason.clone(),
                 notes: st.notes.clone(),
+                started_at: st.started_at,
                 finished_at: st.finished_at,
+                exit: st.last_exit,
+                failed_reason: st.failed_reason.clone(),
+                history: attempts(&st.history),
             })
         })
         .collect();
@@ -125,6 +179,10 @@ pub fn status(
                 title: b.title.clone(),
                 status: st.status,
                 attempts: st.attempts,
+                started_at: st.started_at,
+                finished_at: st.finished_at,
+                verify: st.verify.clone(),
+                history: attempts(&st.history),
             })
         })
         .collect();

@@ -76,6 +76,75 @@ pub struct Note {
     pub text: String,
 }
 
+/// One run of a command, a backup or a backup step, as the journal tells it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Attempt {
+    pub attempt: u32,
+    pub started_at: Timestamp,
+    pub finished_at: Option<Timestamp>,
+    pub exit: Option<i32>,
+    pub signal: Option<i32>,
+    pub timed_out: bool,
+    pub cancelled: bool,
+    pub expect_matched: Option<bool>,
+    /// Ended while no screen was attached; picked up on resume.
+    pub detached: bool,
+    /// Its supervisor vanished without saying how it ended.
+    pub interrupted: bool,
+    pub detail: Option<String>,
+}
+
+impl Attempt {
+    fn new(attempt: u32, at: Timestamp) -> Attempt {
+        Attempt {
+            attempt,
+            started_at: at,
+            finished_at: None,
+            exit: None,
+            signal: None,
+            timed_out: false,
+            cancelled: false,
+            expect_matched: None,
+            detached: false,
+            interrupted: false,
+            detail: None,
+        }
+    }
+
+    /// `exit 3`, `killed by SIGKILL after its timeout`, `running`: a signal is never
+    /// shown as an exit code.
+    pub fn outcome(&self) -> String {
+        if self.interrupted {
+            return "interrupted, outcome unknown".into();
+        }
+        if self.finished_at.is_none() {
+            return "running".into();
+        }
+        let mut s = match (self.exit, self.signal) {
+            (_, Some(sig)) => format!("killed by {}", crate::runner::task::signal_name(sig)),
+            (Some(code), None) => format!("exit {code}"),
+            (None, None) => "failed".to_string(),
+        };
+        if self.timed_out {
+            s.push_str(" after its timeout");
+        }
+        if self.cancelled {
+            s.push_str(", cancelled");
+        }
+        if self.expect_matched == Some(false) {
+            s.push_str(", expected output not found");
+        }
+        if let Some(d) = &self.detail {
+            s.push_str(": ");
+            s.push_str(d);
+        }
+        if self.detached {
+            s.push_str(" (finished while detached)");
+        }
+        s
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StepState {
     pub id: String,
@@ -89,6 +158,10 @@ pub struct StepState {
     pub started_at: Option<Timestamp>,
     pub finished_at: Option<Timestamp>,
     pub last_exit: Option<i32>,
+    /// Every run of this step's command or backups, oldest first.
+    pub history: Vec<Attempt>,
+    /// Typed when the operator marked the step failed.
+    pub failed_reason: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -98,6 +171,9 @@ pub struct BackupState {
     pub attempts: u32,
     pub started_at: Option<Timestamp>,
     pub finished_at: Option<Timestamp>,
+    pub history: Vec<Attempt>,
+    /// How the latest verify ended, once it has.
+    pub verify: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -149,6 +225,8 @@ impl RunState {
                 started_at: None,
                 finished_at: None,
                 last_exit: None,
+                history: Vec::new(),
+                failed_reason: None,
             })
             .collect();
         let backups = runbook
@@ -161,6 +239,8 @@ impl RunState {
                 attempts: 0,
                 started_at: None,
                 finished_at: None,
+                history: Vec::new(),
+                verify: None,
             })
             .collect();
         RunState {
@@ -266,6 +346,8 @@ impl RunState {
                     s.attempts = s.attempts.max(*attempt);
                     s.started_at = Some(at);
                     s.finished_at = None;
+                    s.failed_reason = None;
+                    s.history.push(Attempt::new(*attempt, at));
                 }
                 if downtime_start && self.downtime_started.is_none() {
                     self.downtime_started = Some(at);
@@ -273,11 +355,22 @@ impl RunState {
             }
             Event::StepFinished {
                 step,
+                attempt,
                 exit,
+                signal,
                 timed_out,
-                ..
+                cancelled,
+                expect_matched,
+                detached,
+                detail,
+                ended,
             } => {
-                let ok = *exit == Some(0) && !timed_out;
+                let at = ended.unwrap_or(at);
+                let ok = *exit == Some(0)
+                    && signal.is_none()
+                    && !timed_out
+                    && !cancelled
+                    && *expect_matched != Some(false);
                 if let Some(s) = self.step_mut(step) {
                     s.status = if ok {
                         StepStatus::Done
@@ -286,6 +379,15 @@ impl RunState {
                     };
                     s.finished_at = Some(at);
                     s.last_exit = *exit;
+                    let a = attempt_mut(&mut s.history, *attempt, at);
+                    a.finished_at = Some(at);
+                    a.exit = *exit;
+                    a.signal = *signal;
+                    a.timed_out = *timed_out;
+                    a.cancelled = *cancelled;
+                    a.expect_matched = *expect_matched;
+                    a.detached = *detached;
+                    a.detail = detail.clone();
                 }
                 if ok {
                     self.mark_downtime_end(runbook, step, at);
@@ -318,9 +420,17 @@ impl RunState {
                     s.finished_at = None;
                 }
             }
-            Event::StepInterrupted { step, .. } => {
+            Event::StepInterrupted { step, attempt } => {
                 if let Some(s) = self.step_mut(step) {
                     s.status = StepStatus::Interrupted;
+                    attempt_mut(&mut s.history, *attempt, at).interrupted = true;
+                }
+            }
+            Event::StepFailed { step, reason } => {
+                if let Some(s) = self.step_mut(step) {
+                    s.status = StepStatus::Failed;
+                    s.finished_at = Some(at);
+                    s.failed_reason = Some(reason.clone());
                 }
             }
             Event::GateOverridden { step, reason, .. } => {
@@ -344,31 +454,63 @@ impl RunState {
                     b.attempts = b.attempts.max(*attempt);
                     b.started_at = Some(at);
                     b.finished_at = None;
+                    b.verify = None;
+                    b.history.push(Attempt::new(*attempt, at));
                 }
             }
             Event::BackupFinished {
                 backup,
+                attempt,
                 exit,
+                signal,
                 timed_out,
-                ..
+                cancelled,
+                detached,
+                ended,
             } => {
+                let at = ended.unwrap_or(at);
                 let has_verify = runbook.backup(backup).is_some_and(|b| b.verify.is_some());
+                let ok = *exit == Some(0) && signal.is_none() && !timed_out && !cancelled;
                 if let Some(b) = self.backup_mut(backup) {
                     b.finished_at = Some(at);
-                    b.status = match (*exit == Some(0) && !timed_out, has_verify) {
+                    b.status = match (ok, has_verify) {
                         (false, _) => BackupStatus::Failed,
                         (true, true) => BackupStatus::Verifying,
                         (true, false) => BackupStatus::Verified,
                     };
+                    let a = attempt_mut(&mut b.history, *attempt, at);
+                    a.finished_at = Some(at);
+                    a.exit = *exit;
+                    a.signal = *signal;
+                    a.timed_out = *timed_out;
+                    a.cancelled = *cancelled;
+                    a.detached = *detached;
                 }
             }
-            Event::BackupVerified { backup, ok } => {
+            Event::BackupVerified {
+                backup,
+                ok,
+                detail,
+                ended,
+                ..
+            } => {
+                let at = ended.unwrap_or(at);
                 if let Some(b) = self.backup_mut(backup) {
+                    b.finished_at = Some(at);
                     b.status = if *ok {
                         BackupStatus::Verified
                     } else {
                         BackupStatus::Failed
                     };
+                    b.verify = Some(detail.clone().unwrap_or_else(|| {
+                        if *ok { "verified" } else { "verify failed" }.to_string()
+                    }));
+                }
+            }
+            Event::BackupInterrupted { backup, attempt } => {
+                if let Some(b) = self.backup_mut(backup) {
+                    b.status = BackupStatus::Interrupted;
+                    attempt_mut(&mut b.history, *attempt, at).interrupted = true;
                 }
             }
             Event::WindowExtended { by, .. } => {
@@ -393,6 +535,19 @@ impl RunState {
             self.downtime_ended = Some(at);
         }
     }
+}
+
+/// The history entry of `attempt`, created if the journal never said it started (an
+/// older journal, or a hand-edited one: the fold must never fail).
+fn attempt_mut(history: &mut Vec<Attempt>, attempt: u32, at: Timestamp) -> &mut Attempt {
+    let index = match history.iter().rposition(|a| a.attempt == attempt) {
+        Some(i) => i,
+        None => {
+            history.push(Attempt::new(attempt, at));
+            history.len() - 1
+        }
+    };
+    &mut history[index]
 }
 
 fn is_downtime(runbook: &Runbook, step: &str, mark: DowntimeMark) -> bool {

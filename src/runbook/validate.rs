@@ -34,6 +34,8 @@ pub fn validate(source: &str) -> Vec<Diagnostic> {
         out: Vec::new(),
     };
     checker.duplicate_ids();
+    checker.id_shapes();
+    checker.regexes();
     checker.references();
     checker.cycles();
     checker.window();
@@ -261,6 +263,82 @@ impl<'a> Checker<'a> {
         self.duplicates("phase", "phase ids must be unique", &phases);
         let backups: Vec<&Spanned<String>> = self.file.backups.iter().map(|b| &b.id).collect();
         self.duplicates("backup", "backup ids must be unique", &backups);
+    }
+
+    /// Ids name task files (`tasks/step-<id>-<n>.log`) and appear in commands' environment:
+    /// letters, digits, `-`, `_` and `.`, starting with a letter or digit.
+    fn id_shapes(&mut self) {
+        let mut ids: Vec<(&str, &Spanned<String>)> =
+            self.file.phases.iter().map(|p| ("phase", &p.id)).collect();
+        ids.extend(self.steps().map(|(_, _, s)| ("step", &s.id)));
+        ids.extend(self.file.backups.iter().map(|b| ("backup", &b.id)));
+        for (what, id) in ids {
+            let text = id.get_ref();
+            let first_ok = text
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphanumeric());
+            let rest_ok = text
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+            if !first_ok || !rest_ok || text.len() > 64 {
+                self.push(
+                    Diagnostic::error(
+                        format!("{what} id `{text}` is not a plain name"),
+                        Some(id.span()),
+                    )
+                    .with_help(
+                        "use up to 64 letters, digits, `-`, `_` or `.`, starting with a letter or digit",
+                    ),
+                );
+            }
+        }
+    }
+
+    /// `expect` and `progress` are regular expressions: a broken one is found now, not
+    /// when the command has already run.
+    fn regexes(&mut self) {
+        let mut list: Vec<(String, &Spanned<String>, Option<usize>)> = Vec::new();
+        for (_, _, s) in self.steps() {
+            if let Some(e) = &s.expect {
+                list.push((format!("step `{}` expect", s.id.get_ref()), e, None));
+            }
+        }
+        for b in &self.file.backups {
+            if let Some(p) = &b.progress {
+                list.push((format!("backup `{}` progress", b.id.get_ref()), p, Some(2)));
+            }
+        }
+        for (label, text, max_groups) in list {
+            match regex::Regex::new(text.get_ref()) {
+                Err(e) => {
+                    let detail = e.to_string();
+                    let last = detail.lines().last().unwrap_or("").trim();
+                    let last = last.strip_prefix("error: ").unwrap_or(last).to_string();
+                    self.push(
+                        Diagnostic::error(
+                            format!("{label} is not a valid regular expression: {last}"),
+                            Some(text.span()),
+                        )
+                        .with_help("the syntax is Rust's `regex` crate (like RE2: no look-around or back-references)"),
+                    );
+                }
+                Ok(re) => {
+                    let groups = re.captures_len() - 1;
+                    if let Some(max) = max_groups
+                        && (groups == 0 || groups > max)
+                    {
+                        self.push(
+                            Diagnostic::error(
+                                format!("{label} has {groups} capture groups; it needs 1 (a percentage) or 2 (done and total)"),
+                                Some(text.span()),
+                            )
+                            .with_help(r"for example '(\d+)/(\d+) disks' or '(\d+)%'"),
+                        );
+                    }
+                }
+            }
+        }
     }
 
     fn duplicates(&mut self, what: &str, help: &str, ids: &[&Spanned<String>]) {

@@ -1,1 +1,459 @@
-//! Following running tasks from the screen. (Being written.)
+//! Following tasks from the screen: one small thread per running task tails its log in
+//! chunks, sanitizes it, and reports output, the exit record, or a supervisor that
+//! vanished. The same follower re-attaches on resume, so "finished while detached",
+//! "still running" and "gone" are all found by one code path.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::PathBuf;
+use std::time::{Duration as StdDuration, Instant};
+
+use regex::Regex;
+
+use super::output::Ring;
+use super::sanitize::{DEFAULT_MAX_LINE_BYTES, OutLine, Sanitizer};
+use super::task::{ExitRecord, TaskDir, TaskId, TaskKind, TaskSpec};
+use crate::run::RunState;
+use crate::runbook::{Runbook, StepKind};
+
+/// How far back a re-attached or finished task's log is read for the screen: the pane
+/// shows a tail, and `l` opens the whole file.
+pub const TAIL_BYTES: u64 = 256 * 1024;
+/// Read size: big enough that a flood costs one message per 64 KiB, not per line.
+const CHUNK: usize = 64 * 1024;
+/// How often an idle follower looks for more output or an exit record.
+const POLL: StdDuration = StdDuration::from_millis(100);
+/// How often it checks that the supervisor is still there.
+const LIVENESS: StdDuration = StdDuration::from_secs(1);
+/// A spec with no pid record after this long means the supervisor never started.
+const START_GRACE: StdDuration = StdDuration::from_secs(5);
+/// Default SIGTERM-to-SIGKILL grace when the runbook gives none.
+pub const DEFAULT_GRACE_MS: u64 = 10_000;
+
+/// Real progress read from a backup's output with its `progress` regex.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Progress {
+    pub done: u64,
+    /// `None` when the regex has one group (a percentage); then `done` is the percent.
+    pub total: Option<u64>,
+}
+
+impl Progress {
+    pub fn fraction(&self) -> f64 {
+        let total = self.total.unwrap_or(100).max(1);
+        (self.done as f64 / total as f64).clamp(0.0, 1.0)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Report {
+    /// New output of `task`: completed lines, and the line still being written.
+    Output {
+        task: TaskId,
+        lines: Vec<OutLine>,
+        partial: Option<OutLine>,
+        progress: Option<Progress>,
+    },
+    /// The exit record appeared. `detached`: it was already there when the follower
+    /// started, so the task ended while no screen watched it.
+    Exited {
+        task: TaskId,
+        exit: ExitRecord,
+        detached: bool,
+    },
+    /// The supervisor is gone and left no exit record (a reboot, a kill -9 of it, or
+    /// it never started).
+    Lost { task: TaskId, why: String },
+}
+
+impl Report {
+    pub fn task(&self) -> &TaskId {
+        match self {
+            Report::Output { task, .. }
+            | Report::Exited { task, .. }
+            | Report::Lost { task, .. } => task,
+        }
+    }
+}
+
+/// The regex of a backup's `progress`, if it has one that compiles (validate checks it).
+pub fn progress_regex(runbook: &Runbook, task: &TaskId) -> Option<Regex> {
+    if task.kind != TaskKind::Backup {
+        return None;
+    }
+    let text = runbook.backup(&task.id)?.progress.as_ref()?;
+    Regex::new(text.get_ref()).ok()
+}
+
+/// The latest progress the lines show, newest first.
+pub fn progress_in<'a>(
+    re: &Regex,
+    lines: impl DoubleEndedIterator<Item = &'a OutLine>,
+) -> Option<Progress> {
+    for line in lines.rev() {
+        if let Some(c) = re.captures(&line.text) {
+            let num = |i: usize| c.get(i).and_then(|m| m.as_str().parse::<u64>().ok());
+            return match (num(1), num(2)) {
+                (Some(done), Some(total)) => Some(Progress {
+                    done,
+                    total: Some(total),
+                }),
+                (Some(pct), None) => Some(Progress {
+                    done: pct,
+                    total: None,
+                }),
+                _ => None,
+            };
+        }
+    }
+    None
+}
+
+/// Starts a follower thread for `task`. `tail_only`: begin near the end of the log (a
+/// re-attach), rather than at its start (a task this screen just started).
+pub fn follow(
+    tasks: TaskDir,
+    task: TaskId,
+    progress: Option<Regex>,
+    tail_only: bool,
+    tx: tokio::sync::mpsc::Sender<Report>,
+) {
+    let name = format!("follow {}", task.name());
+    let spawned = std::thread::Builder::new()
+        .name(name)
+        .spawn(move || Follower::new(tasks, task, progress, tx).run(tail_only));
+    if let Err(e) = spawned {
+        tracing::error!("cannot start a follower thread: {e}");
+    }
+}
+
+struct Follower {
+    tasks: TaskDir,
+    task: TaskId,
+    progress: Option<Regex>,
+    tx: tokio::sync::mpsc::Sender<Report>,
+    sanitizer: Sanitizer,
+}
+
+impl Follower {
+    fn new(
+        tasks: TaskDir,
+        task: TaskId,
+        progress: Option<Regex>,
+        tx: tokio::sync::mpsc::Sender<Report>,
+    ) -> Follower {
+        Follower {
+            tasks,
+            task,
+            progress,
+            tx,
+            sanitizer: Sanitizer::new(DEFAULT_MAX_LINE_BYTES),
+        }
+    }
+
+    fn send(&self, report: Report) -> bool {
+        // The screen has gone: nothing left to follow for.
+        self.tx.blocking_send(report).is_ok()
+    }
+
+    fn run(mut self, tail_only: bool) {
+        let began = Instant::now();
+        let detached = matches!(self.tasks.read_exit(&self.task), Ok(Some(_)));
+        let mut file: Option<std::fs::File> = None;
+        let mut buf = vec![0u8; CHUNK];
+        let mut last_liveness = Instant::now();
+        loop {
+            if file.is_none() {
+                file = open_log(&self.tasks.log(&self.task), tail_only);
+            }
+            let n = match file.as_mut().map(|f| f.read(&mut buf)) {
+                Some(Ok(n)) => n,
+                Some(Err(e)) => {
+                    tracing::warn!(task = %self.task.name(), "reading the log failed: {e}");
+                    0
+                }
+                None => 0,
+            };
+            if n > 0 {
+                if !self.forward(&buf[..n], false) {
+                    return;
+                }
+                continue;
+            }
+            match self.tasks.read_exit(&self.task) {
+                Ok(Some(exit)) => {
+                    // The supervisor writes the exit record after the command and its
+                    // group are done, so what is in the log now is all there will be.
+                    if file.is_none() {
+                        file = open_log(&self.tasks.log(&self.task), tail_only);
+                    }
+                    if let Some(f) = file.as_mut() {
+                        loop {
+                            match f.read(&mut buf) {
+                                Ok(0) | Err(_) => break,
+                                Ok(n) => {
+                                    if !self.forward(&buf[..n], false) {
+                                        return;
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    if !self.forward(&[], true) {
+                        return;
+                    }
+                    let task = self.task.clone();
+                    self.send(Report::Exited {
+                        task,
+                        exit,
+                        detached,
+                    });
+                    return;
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(task = %self.task.name(), "exit record unreadable: {e}"),
+            }
+            if last_liveness.elapsed() >= LIVENESS || began.elapsed() < POLL {
+                last_liveness = Instant::now();
+                if let Some(why) = self.gone(began) {
+                    // One more look: the exit record may have landed just now.
+                    if matches!(self.tasks.read_exit(&self.task), Ok(Some(_))) {
+                        continue;
+                    }
+                    let task = self.task.clone();
+                    self.send(Report::Lost { task, why });
+                    return;
+                }
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+
+    /// Why the supervisor is known to be gone, if it is.
+    fn gone(&self, began: Instant) -> Option<String> {
+        match self.tasks.read_pid(&self.task) {
+            Ok(Some(pid)) if pid.is_alive() => None,
+            Ok(Some(pid)) => Some(format!(
+                "its supervisor (pid {}) is gone and left no exit record",
+                pid.pid
+            )),
+            Ok(None) if !self.tasks.spec(&self.task).exists() => {
+                Some("it was never started (no task files)".into())
+            }
+            Ok(None) if began.elapsed() > START_GRACE => {
+                Some("its supervisor never started".into())
+            }
+            Ok(None) => None,
+            Err(e) => Some(format!("its pid record is unreadable: {e}")),
+        }
+    }
+
+    /// Sanitizes `bytes` and sends what they make; `end` flushes the last partial line.
+    fn forward(&mut self, bytes: &[u8], end: bool) -> bool {
+        let mut lines = Vec::new();
+        self.sanitizer.feed(bytes, &mut lines);
+        if end {
+            self.sanitizer.finish(&mut lines);
+        }
+        let partial = self.sanitizer.partial().cloned();
+        if lines.is_empty() && partial.is_none() && !end {
+            return true;
+        }
+        let progress = self
+            .progress
+            .as_ref()
+            .and_then(|re| progress_in(re, lines.iter().chain(partial.iter())));
+        let task = self.task.clone();
+        self.send(Report::Output {
+            task,
+            lines,
+            partial,
+            progress,
+        })
+    }
+}
+
+fn open_log(path: &std::path::Path, tail_only: bool) -> Option<std::fs::File> {
+    let mut f = std::fs::File::open(path).ok()?;
+    if tail_only {
+        let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+        if len > TAIL_BYTES {
+            let _ = f.seek(SeekFrom::Start(len - TAIL_BYTES));
+            // Start on a line boundary rather than mid-line (or mid-character).
+            let mut byte = [0u8; 1];
+            while let Ok(1) = f.read(&mut byte) {
+                if byte[0] == b'\n' {
+                    break;
+                }
+            }
+        }
+    }
+    Some(f)
+}
+
+/// The tail of a finished task's log, for the output pane.
+pub fn load_tail(tasks: &TaskDir, task: &TaskId, progress: Option<&Regex>) -> TaskOutput {
+    let mut out = TaskOutput::new(task.clone());
+    let Some(mut f) = open_log(&tasks.log(task), true) else {
+        out.missing = true;
+        return out;
+    };
+    let mut bytes = Vec::new();
+    if f.read_to_end(&mut bytes).is_err() {
+        out.missing = true;
+        return out;
+    }
+    let mut s = Sanitizer::new(DEFAULT_MAX_LINE_BYTES);
+    let mut lines = Vec::new();
+    s.feed(&bytes, &mut lines);
+    s.finish(&mut lines);
+    if let Some(re) = progress {
+        out.progress = progress_in(re, lines.iter());
+    }
+    out.ring.push_lines(lines);
+    out
+}
+
+/// What the screen holds of one task's output.
+#[derive(Debug, Clone)]
+pub struct TaskOutput {
+    pub task: TaskId,
+    pub ring: Ring,
+    pub progress: Option<Progress>,
+    /// The log does not exist (the task never started, or its files were removed).
+    pub missing: bool,
+}
+
+impl TaskOutput {
+    pub fn new(task: TaskId) -> TaskOutput {
+        TaskOutput {
+            task,
+            ring: Ring::new(),
+            progress: None,
+            missing: false,
+        }
+    }
+
+    pub fn absorb(
+        &mut self,
+        lines: Vec<OutLine>,
+        partial: Option<OutLine>,
+        progress: Option<Progress>,
+    ) {
+        self.missing = false;
+        self.ring.push_lines(lines);
+        self.ring.set_partial(partial);
+        if progress.is_some() {
+            self.progress = progress;
+        }
+    }
+}
+
+/// The tasks a replayed state says are running: the ones to re-attach to (or to find
+/// finished, or gone) when a screen opens.
+pub fn running_tasks(runbook: &Runbook, run: &RunState) -> Vec<TaskId> {
+    use crate::run::{BackupStatus, StepStatus};
+    let mut out = Vec::new();
+    for b in &run.backups {
+        match b.status {
+            BackupStatus::Running => out.push(TaskId::backup(&b.id, b.attempts)),
+            BackupStatus::Verifying => out.push(TaskId::verify(&b.id, b.attempts)),
+            _ => {}
+        }
+    }
+    out.extend(
+        run.steps
+            .iter()
+            .filter(|s| s.status == StepStatus::Running && s.attempts > 0)
+            // Backup steps run nothing themselves: their backups are the tasks.
+            .filter(|s| {
+                runbook
+                    .step(&s.id)
+                    .is_some_and(|r| r.kind() == StepKind::Command)
+            })
+            .map(|s| TaskId::step(&s.id, s.attempts)),
+    );
+    out
+}
+
+/// What to run for `task`, from the verified runbook and the session's variables. The
+/// command comes from the runbook copy, never from the journal.
+pub fn spec_for(runbook: &Runbook, run: &RunState, task: &TaskId) -> Option<TaskSpec> {
+    let header = &runbook.file.runbook;
+    let (command, shell, workdir, timeout, grace, expect, step_id) = match task.kind {
+        TaskKind::Step => {
+            let step = runbook.step(&task.id)?;
+            if step.kind() != StepKind::Command {
+                return None;
+            }
+            (
+                step.run.as_ref()?.get_ref().clone(),
+                step.shell.clone(),
+                step.workdir.clone(),
+                step.timeout,
+                step.grace,
+                step.expect.as_ref().map(|e| e.get_ref().clone()),
+                task.id.clone(),
+            )
+        }
+        TaskKind::Backup | TaskKind::Verify => {
+            let b = runbook.backup(&task.id)?;
+            let command = if task.kind == TaskKind::Backup {
+                b.run.clone()
+            } else {
+                b.verify.clone()?
+            };
+            let owner = runbook
+                .steps()
+                .map(|(_, s)| s)
+                .find(|s| {
+                    s.backups
+                        .as_ref()
+                        .is_some_and(|l| l.get_ref().iter().any(|x| x.get_ref() == &task.id))
+                })
+                .map(|s| s.id.get_ref().clone())
+                .unwrap_or_default();
+            (
+                command,
+                b.shell.clone(),
+                b.workdir.clone(),
+                b.timeout,
+                b.grace,
+                None,
+                owner,
+            )
+        }
+    };
+    let shell = shell
+        .or_else(|| header.shell.clone())
+        .unwrap_or_else(|| "/bin/sh".to_string());
+    let workdir = workdir.or_else(|| header.workdir.clone()).map(|w| {
+        let p = PathBuf::from(&w);
+        // A relative workdir means relative to the runbook file, wherever cutover was
+        // started from (resume may run in another directory).
+        match std::path::Path::new(&run.runbook_path).parent() {
+            Some(base) if p.is_relative() && base.is_absolute() => base.join(p),
+            _ => p,
+        }
+    });
+    let mut env: BTreeMap<String, String> = run.vars.clone();
+    env.insert("CUTOVER_SESSION".into(), run.session.clone());
+    env.insert("CUTOVER_STEP".into(), step_id);
+    env.insert("CUTOVER_ATTEMPT".into(), task.attempt.to_string());
+    env.insert("CUTOVER_TASK".into(), task.name());
+    if task.kind != TaskKind::Step {
+        env.insert("CUTOVER_BACKUP".into(), task.id.clone());
+    }
+    let ms = |d: crate::runbook::Duration| (d.as_secs().max(0) as u64).saturating_mul(1000);
+    Some(TaskSpec {
+        task: task.clone(),
+        session: run.session.clone(),
+        shell,
+        command,
+        workdir,
+        env,
+        timeout_ms: timeout.map(ms),
+        grace_ms: grace.map_or(DEFAULT_GRACE_MS, ms),
+        expect,
+    })
+}

@@ -44,12 +44,33 @@ pub enum Event {
         step: String,
         attempt: u32,
     },
+    /// A command (or a backup step's backups) ended. The extra fields default so that
+    /// journals written before they existed still read.
     StepFinished {
         step: String,
         attempt: u32,
         exit: Option<i32>,
         signal: Option<i32>,
         timed_out: bool,
+        #[serde(default, skip_serializing_if = "is_false")]
+        cancelled: bool,
+        /// `Some(false)`: the output did not match the step's `expect`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        expect_matched: Option<bool>,
+        /// It ended while no screen was attached, and was picked up on resume.
+        #[serde(default, skip_serializing_if = "is_false")]
+        detached: bool,
+        /// Why a backup step failed: which backup, and how.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        detail: Option<String>,
+        /// When the command really ended (later than `at` when picked up on resume).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ended: Option<Timestamp>,
+    },
+    /// The operator decided an interrupted or running-by-hand step failed.
+    StepFailed {
+        step: String,
+        reason: String,
     },
     /// Marked done by the operator (manual steps, or a command run by hand).
     StepDone {
@@ -86,10 +107,28 @@ pub enum Event {
         exit: Option<i32>,
         signal: Option<i32>,
         timed_out: bool,
+        #[serde(default, skip_serializing_if = "is_false")]
+        cancelled: bool,
+        #[serde(default, skip_serializing_if = "is_false")]
+        detached: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ended: Option<Timestamp>,
     },
     BackupVerified {
         backup: String,
         ok: bool,
+        /// How the verify command ended (`exit 0`, `killed by SIGTERM`, ...).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        detail: Option<String>,
+        #[serde(default, skip_serializing_if = "is_false")]
+        detached: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ended: Option<Timestamp>,
+    },
+    /// Its supervisor vanished without an exit record (a reboot, or killed).
+    BackupInterrupted {
+        backup: String,
+        attempt: u32,
     },
     WindowExtended {
         by: Duration,
@@ -110,6 +149,10 @@ pub enum Event {
     SessionFinished {
         outcome: Outcome,
     },
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// One journal line: the event plus who, when and its place in the sequence.

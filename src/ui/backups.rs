@@ -1,5 +1,8 @@
-//! The backups that make a rollback possible, with their status.
+//! The backups that make a rollback possible: each one's state in glyph and word, a
+//! gauge while it runs (real progress when the backup reports it, else elapsed against
+//! the estimate), and the artifact's size once it is there.
 
+use jiff::Timestamp;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -7,11 +10,14 @@ use ratatui::widgets::Paragraph;
 use unicode_width::UnicodeWidthStr;
 
 use super::checklist::fit;
-use super::pane_block;
 use super::theme::{Theme, clean};
-use crate::app::App;
+use super::{hms, pane_block};
+use crate::app::{App, Pane};
+use crate::run::{BackupState, BackupStatus};
+use crate::runbook::Backup;
+use crate::runner::TaskKind;
 
-pub fn render(frame: &mut Frame, app: &App, th: Theme, area: Rect, focused: bool) {
+pub fn render(frame: &mut Frame, app: &App, th: Theme, now: Timestamp, area: Rect, focused: bool) {
     let block = pane_block(th, "Backups", focused);
     let inner = block.inner(area);
     frame.render_widget(block, area);
@@ -23,23 +29,139 @@ pub fn render(frame: &mut Frame, app: &App, th: Theme, area: Rect, focused: bool
             th.muted(),
         )));
     }
-    for b in &app.runbook.file.backups {
+    for (i, b) in app.runbook.file.backups.iter().enumerate() {
         let Some(state) = app.run.backup(b.id.get_ref()) else {
             continue;
         };
+        let marked = focused && app.view.focus == Pane::Backups && i == app.view.backup_selected;
         let glyph = th.backup_glyph(state.status);
-        let est = b.estimate.map_or(String::new(), |d| d.to_string());
-        let right = format!(" {:<11} {:>6}", state.status.word(), est);
-        let left_w = width.saturating_sub(right.width() + glyph.width() + 1);
+        let right = right_part(app, th, b, state, now);
+        let left_w = width.saturating_sub(right.width() + glyph.width() + 2);
         let title = fit(&clean(&b.title), left_w);
         let pad = " ".repeat(left_w.saturating_sub(title.width()));
+        let title_style = if marked {
+            th.selected()
+        } else {
+            ratatui::style::Style::default()
+        };
         lines.push(Line::from(vec![
             Span::styled(glyph.to_string(), th.backup_style(state.status)),
             Span::raw(" "),
-            Span::raw(title),
+            Span::styled(title, title_style),
             Span::raw(pad),
+            Span::raw(" "),
             Span::styled(right, th.backup_style(state.status)),
         ]));
     }
     frame.render_widget(Paragraph::new(lines), inner);
+}
+
+/// `running ██████░░░ 6/9 03:12/20m`, `verified 14 KB 00:02`, `failed exit 3`.
+fn right_part(app: &App, th: Theme, b: &Backup, state: &BackupState, now: Timestamp) -> String {
+    let word = state.status.word();
+    let est = b.estimate.map(|d| d.to_string());
+    match state.status {
+        BackupStatus::Pending => format!("{word} {}", est.unwrap_or_default()),
+        BackupStatus::Running | BackupStatus::Verifying => {
+            let elapsed = state
+                .started_at
+                .map(|s| now.duration_since(s))
+                .unwrap_or_default();
+            let progress = app
+                .view
+                .outputs
+                .get(&(TaskKind::Backup, state.id.clone()))
+                .filter(|o| o.task.attempt == state.attempts)
+                .and_then(|o| o.progress);
+            let (fraction, count) = match progress {
+                Some(p) => (
+                    p.fraction(),
+                    match p.total {
+                        Some(t) => format!(" {}/{t}", p.done),
+                        None => format!(" {}%", p.done.min(100)),
+                    },
+                ),
+                None => {
+                    let total = b.estimate.map_or(0, |d| d.as_secs());
+                    let f = if total > 0 {
+                        (elapsed.as_secs() as f64 / total as f64).clamp(0.0, 1.0)
+                    } else {
+                        0.0
+                    };
+                    (f, String::new())
+                }
+            };
+            let time = match &est {
+                Some(e) => format!("{}/{e}", hms(elapsed)),
+                None => hms(elapsed),
+            };
+            if state.status == BackupStatus::Verifying {
+                return format!("{word} {time}");
+            }
+            format!("{word} {}{count} {time}", gauge(th, fraction, 8))
+        }
+        BackupStatus::Verified => {
+            let size = app.view.artifacts.get(&state.id).map(|n| human_size(*n));
+            let took = match (state.started_at, state.finished_at) {
+                (Some(s), Some(f)) => Some(hms(f.duration_since(s))),
+                _ => None,
+            };
+            [Some(word.to_string()), size, took]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" ")
+        }
+        BackupStatus::Failed | BackupStatus::Interrupted => {
+            let how = state
+                .verify
+                .clone()
+                .filter(|_| state.status == BackupStatus::Failed)
+                .or_else(|| state.history.last().map(|a| a.outcome()))
+                .unwrap_or_default();
+            format!("{word} {how}")
+        }
+    }
+}
+
+fn gauge(th: Theme, fraction: f64, cells: usize) -> String {
+    let filled = ((fraction * cells as f64).round() as usize).min(cells);
+    let (on, off) = if th.ascii { ("#", ".") } else { ("█", "░") };
+    format!("{}{}", on.repeat(filled), off.repeat(cells - filled))
+}
+
+/// `14 KB`, `3.2 GB`: powers of 1024, as `ls -h` and `du -h` show them.
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 || value >= 10.0 {
+        format!("{value:.0} {}", UNITS[unit])
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_like_du() {
+        assert_eq!(human_size(512), "512 B");
+        assert_eq!(human_size(14 * 1024), "14 KB");
+        assert_eq!(human_size(3 * 1024 * 1024 + 200 * 1024), "3.2 MB");
+    }
+
+    #[test]
+    fn gauge_fills_by_fraction() {
+        let th = Theme::new(true, true);
+        assert_eq!(gauge(th, 0.0, 4), "....");
+        assert_eq!(gauge(th, 0.5, 4), "##..");
+        assert_eq!(gauge(th, 2.0, 4), "####");
+    }
 }

@@ -6,8 +6,8 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
-use super::pane_block;
 use super::theme::{Theme, clean};
+use super::{hms, pane_block};
 use crate::app::App;
 use crate::run::context::{context, local_time};
 use crate::run::{StepStatus, plan};
@@ -63,6 +63,46 @@ pub fn render(frame: &mut Frame, app: &App, th: Theme, now: Timestamp, area: Rec
         head.push(Span::styled(format!(", estimate {est}"), th.muted()));
     }
     lines.push(Line::from(head));
+
+    // The latest run first: on a small pane, how the command ended matters most.
+    if let Some(a) = state.history.last() {
+        let took = match a.finished_at {
+            Some(f) => hms(f.duration_since(a.started_at)),
+            None => format!("{} so far", hms(now.duration_since(a.started_at))),
+        };
+        let style = match status {
+            StepStatus::Failed | StepStatus::Interrupted => th.bad(),
+            StepStatus::Running => th.active(),
+            _ => th.ok(),
+        };
+        lines.push(Line::from(Span::styled(
+            format!(
+                "attempt {}: {} · started {} · {took}",
+                a.attempt,
+                clean(&a.outcome()),
+                local_time(a.started_at, tz)
+            ),
+            style,
+        )));
+        if status == StepStatus::Interrupted {
+            lines.push(Line::from(Span::styled(
+                "its outcome is unknown: r runs it again, d marks it done, f marks it failed",
+                th.warn(),
+            )));
+        }
+    }
+    if let Some(reason) = &state.failed_reason {
+        lines.push(Line::from(Span::styled(
+            format!("marked failed: {}", clean(reason)),
+            th.bad(),
+        )));
+    }
+    if step.confirm && matches!(status, StepStatus::Pending | StepStatus::Blocked) {
+        lines.push(Line::from(Span::styled(
+            "asks you to type its id before it starts",
+            th.muted(),
+        )));
+    }
 
     if status == StepStatus::Blocked {
         let unmet = plan::unmet(&app.runbook, &app.run, &state.id);

@@ -28,6 +28,34 @@ fn wording(p: &Purpose) -> (String, String) {
                 unmet.join(", ")
             ),
         ),
+        Purpose::OverrideStart { step, unmet } => (
+            format!("Override the gate of {step}"),
+            format!(
+                "{step} needs {} done first. To run it anyway, type why.",
+                unmet.join(", ")
+            ),
+        ),
+        Purpose::ConfirmStart { step, .. } => (
+            format!("Start {step}"),
+            format!(
+                "This step asks for confirmation. Type its id, {step}, then enter to start it."
+            ),
+        ),
+        Purpose::Cancel { step, tasks } => (
+            format!("Cancel {step}"),
+            format!(
+                "Stop {} with SIGTERM, then SIGKILL after the grace period? Type y and enter.",
+                tasks
+                    .iter()
+                    .map(|t| t.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ),
+        Purpose::MarkFailed { step } => (
+            format!("Mark {step} failed"),
+            "Its outcome is unknown. Why do you decide it failed? The reason is saved.".into(),
+        ),
     }
 }
 
@@ -52,7 +80,7 @@ pub fn render(frame: &mut Frame, _app: &App, th: Theme, dialog: &Dialog, area: R
     );
     frame.render_widget(&dialog.editor, editor_area);
     frame.render_widget(
-        Line::from(Span::styled("enter save · ctrl-g cancel", th.muted())),
+        Line::from(Span::styled("enter confirm · ctrl-g cancel", th.muted())),
         help_area,
     );
 }

@@ -11,7 +11,7 @@ use crate::app::App;
 
 pub fn render(frame: &mut Frame, app: &App, th: Theme, area: Rect) {
     let bindings = app.keymap.bindings();
-    let mut lines: Vec<Line> = bindings
+    let lines: Vec<Line> = bindings
         .iter()
         .map(|(action, keys)| {
             let keys: Vec<String> = keys.iter().map(ToString::to_string).collect();
@@ -21,21 +21,17 @@ pub fn render(frame: &mut Frame, app: &App, th: Theme, area: Rect) {
             ])
         })
         .collect();
-    lines.push(Line::from(""));
-    lines.push(Line::from(Span::styled(
-        " In a text box: enter saves, ctrl-g (or esc) cancels.",
+    // The footer rides in the bottom border so every key fits in 80x24.
+    let footer = Span::styled(
+        " any key closes · text box: enter confirms, ctrl-g cancels ",
         th.muted(),
-    )));
-    lines.push(Line::from(Span::styled(
-        " Any key closes this help.",
-        th.muted(),
-    )));
+    );
     let height = (lines.len() as u16 + 2).min(area.height);
     let width = 72.min(area.width);
     let rect = area.centered(Constraint::Length(width), Constraint::Length(height));
     frame.render_widget(Clear, rect);
     frame.render_widget(
-        Paragraph::new(lines).block(pane_block(th, "Keys", true)),
+        Paragraph::new(lines).block(pane_block(th, "Keys", true).title_bottom(footer)),
         rect,
     );
 }

@@ -5,6 +5,7 @@ pub mod checklist;
 pub mod detail;
 pub mod dialog;
 pub mod help;
+pub mod output;
 pub mod theme;
 pub mod window;
 
@@ -51,9 +52,11 @@ pub fn render(frame: &mut Frame, app: &App, now: Timestamp) {
     render_status(frame, app, th, status);
 
     if area.width >= WIDE_WIDTH && area.height >= WIDE_HEIGHT {
+        let out_h = (body.height / 3).clamp(6, 16);
+        let [top, out] =
+            Layout::vertical([Constraint::Fill(1), Constraint::Length(out_h)]).areas(body);
         let [left, right] =
-            Layout::horizontal([Constraint::Percentage(58), Constraint::Percentage(42)])
-                .areas(body);
+            Layout::horizontal([Constraint::Percentage(58), Constraint::Percentage(42)]).areas(top);
         let detail_h = (left.height / 3).clamp(8, 14);
         let [list, detail] =
             Layout::vertical([Constraint::Fill(1), Constraint::Length(detail_h)]).areas(left);
@@ -63,7 +66,15 @@ pub fn render(frame: &mut Frame, app: &App, now: Timestamp) {
         checklist::render(frame, app, th, list, app.view.focus == Pane::Checklist);
         detail::render(frame, app, th, now, detail, app.view.focus == Pane::Detail);
         window::render(frame, app, th, now, win, false);
-        backups::render(frame, app, th, backups, app.view.focus == Pane::Backups);
+        backups::render(
+            frame,
+            app,
+            th,
+            now,
+            backups,
+            app.view.focus == Pane::Backups,
+        );
+        output::render(frame, app, th, out, app.view.focus == Pane::Output);
     } else {
         // One column: the window and the checklist always; the focused other pane
         // below when there is room, in place of the checklist when there is not.
@@ -75,6 +86,7 @@ pub fn render(frame: &mut Frame, app: &App, now: Timestamp) {
         window::render(frame, app, th, now, win, true);
         let second = match app.view.focus {
             Pane::Backups => Pane::Backups,
+            Pane::Output => Pane::Output,
             _ => Pane::Detail,
         };
         if rest.height >= 16 {
@@ -103,7 +115,8 @@ fn render_pane(frame: &mut Frame, app: &App, th: Theme, now: Timestamp, pane: Pa
     match pane {
         Pane::Checklist => checklist::render(frame, app, th, area, focused),
         Pane::Detail => detail::render(frame, app, th, now, area, focused),
-        Pane::Backups => backups::render(frame, app, th, area, focused),
+        Pane::Backups => backups::render(frame, app, th, now, area, focused),
+        Pane::Output => output::render(frame, app, th, area, focused),
     }
 }
 
@@ -202,23 +215,66 @@ fn render_status(frame: &mut Frame, app: &App, th: Theme, area: Rect) {
 /// Key hints, as many as fit; the least needed go first so `help` and `quit` stay.
 fn hints(app: &App, th: Theme, width: usize) -> Line<'static> {
     use crate::app::Action;
-    let order = [
-        Action::Act,
-        Action::Done,
-        Action::Skip,
-        Action::Note,
-        Action::Reopen,
-        Action::FocusNext,
-        Action::Help,
-        Action::Quit,
-    ];
+    use crate::run::{StepStatus, plan};
+    // The keys that matter for the selected step come first.
+    let status = app
+        .run
+        .steps
+        .get(app.view.selected)
+        .map(|s| plan::status(&app.runbook, &app.run, &s.id));
+    let order: Vec<Action> = match status {
+        Some(StepStatus::Running) => vec![
+            Action::Cancel,
+            Action::OpenLog,
+            Action::ScrollUp,
+            Action::Note,
+            Action::FocusNext,
+            Action::Help,
+            Action::Quit,
+        ],
+        Some(StepStatus::Failed) => vec![
+            Action::Rerun,
+            Action::OpenLog,
+            Action::Done,
+            Action::Reopen,
+            Action::Note,
+            Action::FocusNext,
+            Action::Help,
+            Action::Quit,
+        ],
+        Some(StepStatus::Interrupted) => vec![
+            Action::Rerun,
+            Action::Done,
+            Action::MarkFailed,
+            Action::OpenLog,
+            Action::FocusNext,
+            Action::Help,
+            Action::Quit,
+        ],
+        _ => vec![
+            Action::Act,
+            Action::Done,
+            Action::Skip,
+            Action::Note,
+            Action::Reopen,
+            Action::FocusNext,
+            Action::Help,
+            Action::Quit,
+        ],
+    };
+    // Dropped first when the line is too narrow; `help` and `quit` go last.
     let drop_first = [
         Action::FocusNext,
+        Action::ScrollUp,
         Action::Reopen,
         Action::Act,
         Action::Note,
+        Action::OpenLog,
         Action::Skip,
+        Action::MarkFailed,
         Action::Done,
+        Action::Rerun,
+        Action::Cancel,
         Action::Help,
     ];
     let label = |action: Action| -> Option<(String, String)> {
@@ -229,7 +285,7 @@ fn hints(app: &App, th: Theme, width: usize) -> Line<'static> {
         };
         Some((key, format!(" {}  ", action.hint())))
     };
-    let mut shown: Vec<Action> = order.to_vec();
+    let mut shown: Vec<Action> = order;
     let total = |shown: &[Action]| -> usize {
         1 + shown
             .iter()

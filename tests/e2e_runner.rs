@@ -1,0 +1,315 @@
+//! Commands through the real screen in a pseudo-terminal: they outlive a kill -9 of
+//! cutover and are picked up on resume, a hostile command's bytes never reach the
+//! terminal, and a flood of output keeps cutover's memory bounded.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use common::{Home, TIMEOUT};
+use serde_json::Value;
+
+/// A one-phase runbook in `dir` whose steps are given as TOML text.
+fn runbook(dir: &Path, name: &str, body: &str) -> PathBuf {
+    let path = dir.join(name);
+    let text =
+        format!("[runbook]\ntitle = \"runner test\"\n\n[window]\nduration = \"1h\"\n\n{body}");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn task_file(home: &Home, id: &str, name: &str) -> PathBuf {
+    home.state()
+        .join("sessions")
+        .join(id)
+        .join("tasks")
+        .join(name)
+}
+
+fn wait_file(path: &Path, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    while !path.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "{} did not appear within {timeout:?}",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn step_json<'a>(status: &'a Value, id: &str) -> &'a Value {
+    status["steps"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["id"] == id))
+        .unwrap_or_else(|| panic!("no step `{id}` in {status:#}"))
+}
+
+#[test]
+fn demo_command_finishes_while_detached_and_resume_records_it() {
+    let home = Home::new();
+    let mut tui = home.pty(120, 40, &["demo"]);
+    tui.wait_for_saved(1);
+    // The two manual steps, then Enter on the first command step.
+    tui.send("d");
+    tui.wait_for_saved(2);
+    tui.send("d");
+    tui.wait_for_saved(3);
+    tui.send("\r");
+    tui.wait_for_saved(4);
+    let id = home.only_session();
+    tui.kill_9();
+    tui.wait_exit(TIMEOUT);
+
+    // The command goes on without the screen and leaves its exit record.
+    wait_file(&task_file(&home, &id, "step-say-hello-1.exit"), TIMEOUT);
+    let status = home.status_json(&id);
+    assert_eq!(step_json(&status, "say-hello")["status"], "running");
+
+    let mut again = home.pty(120, 40, &["resume", id.as_str()]);
+    again.wait_for("finished while detached", TIMEOUT);
+    again.wait_for("exit 0", TIMEOUT);
+    again.wait_for("Hello from Demo shop", TIMEOUT);
+    again.send("q");
+    assert_eq!(again.wait_code(), 0);
+    again.assert_restored();
+
+    let status = home.status_json(&id);
+    let step = step_json(&status, "say-hello");
+    assert_eq!(step["status"], "done", "{step:#}");
+    assert_eq!(step["history"][0]["exit"], 0, "{step:#}");
+    assert_eq!(step["history"][0]["detached"], true, "{step:#}");
+}
+
+#[test]
+fn failing_command_finished_while_detached_shows_its_exit_code() {
+    let home = Home::new();
+    let rb = runbook(
+        home.path(),
+        "fail.toml",
+        r#"[[phase]]
+id = "p"
+title = "Phase"
+
+[[phase.step]]
+id = "fails"
+title = "Fails after a while"
+run = "echo starting; sleep 2; echo giving up; exit 3"
+estimate = "1m"
+"#,
+    );
+    let mut tui = home.pty(120, 40, &[OsArg::from("run"), rb.clone().into()]);
+    tui.wait_for_saved(1);
+    tui.send("\r");
+    tui.wait_for_saved(2);
+    tui.wait_for("starting", TIMEOUT);
+    let id = home.only_session();
+    tui.kill_9();
+    tui.wait_exit(TIMEOUT);
+    wait_file(&task_file(&home, &id, "step-fails-1.exit"), TIMEOUT);
+
+    let mut again = home.pty(120, 40, &["resume", id.as_str()]);
+    again.wait_for("exit 3 (finished while detached)", TIMEOUT);
+    again.wait_for("giving up", TIMEOUT);
+    again.send("q");
+    assert_eq!(again.wait_code(), 0);
+
+    let status = home.status_json(&id);
+    let step = step_json(&status, "fails");
+    assert_eq!(step["status"], "failed", "{step:#}");
+    assert_eq!(step["exit"], 3, "{step:#}");
+    assert_eq!(step["history"][0]["detached"], true, "{step:#}");
+}
+
+#[test]
+fn kill_9_while_a_backup_runs_then_resume_records_its_real_result() {
+    let home = Home::new();
+    let artifact = home.path().join("snapshot.tar");
+    let rb = runbook(
+        home.path(),
+        "backup.toml",
+        &format!(
+            r#"[[backup]]
+id = "snap"
+title = "Snapshot"
+run = "echo 1/2 parts; sleep 2; echo 2/2 parts; printf 0123456789 > '{a}'"
+verify = "test -s '{a}'"
+artifact = "{a}"
+progress = '(\d+)/(\d+) parts'
+estimate = "10s"
+
+[[phase]]
+id = "p"
+title = "Phase"
+
+[[phase.step]]
+id = "backup"
+title = "Take the snapshot"
+backups = ["snap"]
+
+[[phase.step]]
+id = "after"
+title = "Needs the snapshot"
+requires = ["backup"]
+estimate = "1m"
+"#,
+            a = artifact.display()
+        ),
+    );
+    let mut tui = home.pty(120, 40, &[OsArg::from("run"), rb.into()]);
+    tui.wait_for_saved(1);
+    tui.send("\r");
+    // step_started and backup_started, saved together.
+    tui.wait_for_saved(3);
+    let id = home.only_session();
+    tui.kill_9();
+    tui.wait_exit(TIMEOUT);
+    wait_file(&task_file(&home, &id, "backup-snap-1.exit"), TIMEOUT);
+    assert!(
+        artifact.exists(),
+        "the backup did not complete without the screen"
+    );
+
+    let mut again = home.pty(120, 40, &["resume", id.as_str()]);
+    // Resume records the finished backup, runs its verify, and completes the step.
+    again.wait_until("the backup verified", TIMEOUT, |s| s.contains("verified"));
+    again.wait_for("10 B", TIMEOUT);
+    again.send("q");
+    assert_eq!(again.wait_code(), 0);
+
+    let status = home.status_json(&id);
+    assert_eq!(status["backups"][0]["status"], "verified", "{status:#}");
+    assert_eq!(status["backups"][0]["history"][0]["detached"], true);
+    assert_eq!(step_json(&status, "backup")["status"], "done");
+    assert_eq!(step_json(&status, "after")["status"], "pending");
+}
+
+#[test]
+fn a_hostile_command_changes_nothing_on_the_terminal_but_its_own_text() {
+    let home = Home::new();
+    // The bytes come from a file, so the runbook's own command text (shown in the step
+    // pane) holds none of them.
+    let hostile = home.path().join("hostile.bin");
+    let mut bytes: Vec<u8> = Vec::new();
+    bytes.extend_from_slice(b"\x1b]0;PWNED\x07\x1b]2;PWNED\x07\x1b[2J\x1b[6n");
+    bytes.extend_from_slice(b"\x1bP$q\"p\x1b\\\x1b]52;c;aGVsbG8=\x07\x1b]50;?\x07");
+    bytes.extend_from_slice(
+        b"\x1b]8;;x-man-page://ls\x07click\x1b]8;;\x07\xc2\x9b31mC1\r\x1b[31mred\n",
+    );
+    bytes.extend_from_slice("\u{202e}reversed\ndone-marker\n".as_bytes());
+    std::fs::write(&hostile, &bytes).unwrap();
+    let rb = runbook(
+        home.path(),
+        "hostile.toml",
+        &format!(
+            r#"[[phase]]
+id = "p"
+title = "Phase"
+
+[[phase.step]]
+id = "hostile"
+title = "Prints escape sequences"
+run = "cat '{}'"
+estimate = "1m"
+"#,
+            hostile.display()
+        ),
+    );
+    let mut tui = home.pty(120, 40, &[OsArg::from("run"), rb.into()]);
+    tui.wait_for_saved(1);
+    let before = tui.raw().len();
+    tui.send("\r");
+    tui.wait_for("done-marker", TIMEOUT);
+    tui.wait_for_saved(3);
+    let raw = tui.raw();
+    let after = &raw[before..];
+    for (bad, what) in [
+        (
+            &b"\x1b]"[..],
+            "an OSC sequence (title, clipboard, link, font)",
+        ),
+        (b"\x1bP", "a DCS sequence"),
+        (b"\x1b[6n", "a cursor position request"),
+        (b"\x1b[2J", "a screen clear"),
+        (b"PWNED", "the title text"),
+        (b"aGVsbG8", "the clipboard payload"),
+        (b"\xc2\x9b", "a C1 CSI"),
+        (b"\xe2\x80\xae", "a bidi override"),
+    ] {
+        assert!(
+            common::rfind(after, bad).is_none(),
+            "{what} reached the terminal: {:?}",
+            String::from_utf8_lossy(after)
+        );
+    }
+    let screen = tui.screen();
+    assert!(
+        screen.contains("red"),
+        "the command's own text is shown:\n{screen}"
+    );
+    // The header is still where it was: nothing moved or cleared the screen.
+    assert!(tui.rows()[0].contains("runner test"), "{}", tui.rows()[0]);
+    tui.send("q");
+    assert_eq!(tui.wait_code(), 0);
+    tui.assert_restored();
+    // Nothing the command printed became a key: the journal holds only the start and
+    // the finish after session_started.
+    let id = home.only_session();
+    let journal = common::journal_lines(&home.journal(&id));
+    let types: Vec<&str> = journal
+        .iter()
+        .map(|r| r["event"]["type"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(types, ["session_started", "step_started", "step_finished"]);
+}
+
+#[test]
+fn three_million_lines_keep_cutover_memory_bounded() {
+    let home = Home::new();
+    let rb = runbook(
+        home.path(),
+        "flood.toml",
+        r#"[[phase]]
+id = "p"
+title = "Phase"
+
+[[phase.step]]
+id = "flood"
+title = "Prints three million lines"
+run = "seq 1 3000000"
+estimate = "1m"
+"#,
+    );
+    let mut tui = home.pty(120, 40, &[OsArg::from("run"), rb.into()]);
+    tui.wait_for_saved(1);
+    tui.send("\r");
+    tui.wait_for_saved(3);
+    tui.wait_for("3000000", Duration::from_secs(60));
+    let pid = tui.pid();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let hwm_kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .expect("VmHWM");
+    // The ring holds at most 5,000 lines and 4 MiB; the whole process stays far below
+    // what 23 MB of output held in memory would need.
+    assert!(
+        hwm_kb < 64 * 1024,
+        "cutover's peak resident memory was {hwm_kb} kB while a command printed 23 MB"
+    );
+    tui.send("q");
+    assert_eq!(tui.wait_code(), 0);
+    let id = home.only_session();
+    let log = std::fs::read(task_file(&home, &id, "step-flood-1.log")).unwrap();
+    let expected: Vec<u8> = (1..=3_000_000u32)
+        .flat_map(|i| format!("{i}\n").into_bytes())
+        .collect();
+    assert!(
+        log == expected,
+        "the log is not byte-identical to the output"
+    );
+}
+
+type OsArg = std::ffi::OsString;
