@@ -132,7 +132,14 @@ pub enum Exit {
 }
 
 /// Runs the screen until the operator quits or a signal ends it.
-pub fn run(app: App, writer: JournalWriter, tasks: Tasks) -> Result<Exit, RuntimeError> {
+/// How the screen closed, and what it left running (the commands go on without it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Left {
+    pub exit: Exit,
+    pub running: Vec<TaskId>,
+}
+
+pub fn run(app: App, writer: JournalWriter, tasks: Tasks) -> Result<Left, RuntimeError> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -205,9 +212,19 @@ fn cancel_task(tasks: &Tasks, task: &TaskId) -> Result<(), String> {
 /// moves on (a backup just finished) rather than on every frame.
 fn refresh_artifacts(app: &mut App) {
     let mut sizes = std::collections::BTreeMap::new();
+    if app
+        .runbook
+        .file
+        .backups
+        .iter()
+        .all(|b| b.artifact.is_none())
+    {
+        return;
+    }
+    let ctx = crate::run::context::context(&app.runbook, &app.run, Timestamp::now(), &app.operator);
     for b in &app.runbook.file.backups {
         let Some(path) = &b.artifact else { continue };
-        let Ok(path) = crate::runbook::template::render(path.get_ref(), &app.run.vars) else {
+        let Ok(path) = crate::runbook::template::render(path.get_ref(), &ctx) else {
             continue;
         };
         if let Ok(meta) = std::fs::metadata(&path) {
@@ -271,7 +288,7 @@ async fn event_loop(
     mut app: App,
     writer: JournalWriter,
     tasks: Tasks,
-) -> Result<Exit, RuntimeError> {
+) -> Result<Left, RuntimeError> {
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
     let mut sigint = signal(SignalKind::interrupt())?;
@@ -417,5 +434,8 @@ async fn event_loop(
     };
     drop(terminal);
     let _ = std::io::stdout().flush();
-    Ok(reason)
+    Ok(Left {
+        exit: reason,
+        running: watch::running_tasks(&app.runbook, &app.run),
+    })
 }

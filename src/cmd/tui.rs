@@ -81,7 +81,7 @@ pub fn drive(
     };
     let result = runtime::run(app, writer, tasks);
     drop(lock);
-    let exit = result.map_err(|e| {
+    let left = result.map_err(|e| {
         Failure::new(
             exit::IO,
             format!(
@@ -90,14 +90,28 @@ pub fn drive(
             ),
         )
     })?;
-    tracing::info!(?exit, "screen closed");
+    let exit = left.exit;
+    tracing::info!(?exit, running = left.running.len(), "screen closed");
     let why = match exit {
         runtime::Exit::Quit => "quit".to_string(),
         runtime::Exit::Signal(n) => format!("signal {n}"),
         runtime::Exit::TerminalGone => "the terminal went away".to_string(),
     };
+    // Said plainly, because "quit" must never sound like "stopped the upgrade".
+    let still = if left.running.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "\nStill running without the screen (they finish on their own; resume to follow them): {}",
+            left.running
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
     let message = format!(
-        "left session {id} ({why}); everything shown as saved is in {dir}.\n\
+        "left session {id} ({why}); everything shown as saved is in {dir}.{still}\n\
          Resume with: cutover resume {id}",
         id = paths.id,
         dir = paths.dir.display()

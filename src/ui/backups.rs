@@ -35,7 +35,7 @@ pub fn render(frame: &mut Frame, app: &App, th: Theme, now: Timestamp, area: Rec
         };
         let marked = focused && app.view.focus == Pane::Backups && i == app.view.backup_selected;
         let glyph = th.backup_glyph(state.status);
-        let right = right_part(app, th, b, state, now);
+        let (right, below) = right_part(app, th, b, state, now, width.saturating_sub(2));
         let left_w = width.saturating_sub(right.width() + glyph.width() + 2);
         let title = fit(&clean(&b.title), left_w);
         let pad = " ".repeat(left_w.saturating_sub(title.width()));
@@ -52,21 +52,43 @@ pub fn render(frame: &mut Frame, app: &App, th: Theme, now: Timestamp, area: Rec
             Span::raw(" "),
             Span::styled(right, th.backup_style(state.status)),
         ]));
+        if let Some(text) = below {
+            lines.push(Line::from(Span::styled(
+                format!("  {}", fit(&clean(&text), width.saturating_sub(2))),
+                th.backup_style(state.status),
+            )));
+        }
     }
     frame.render_widget(Paragraph::new(lines), inner);
 }
 
-/// `running ██████░░░ 6/9 03:12/20m`, `verified 14 KB 00:02`, `failed exit 3`.
-fn right_part(app: &App, th: Theme, b: &Backup, state: &BackupState, now: Timestamp) -> String {
-    let word = state.status.word();
+/// The state word (and, when finished, size and time) on the title row; while it runs,
+/// a second row with the gauge: real progress when the backup reports it, else the
+/// time elapsed against its estimate.
+fn right_part(
+    app: &App,
+    th: Theme,
+    b: &Backup,
+    state: &BackupState,
+    now: Timestamp,
+    width: usize,
+) -> (String, Option<String>) {
+    let word = state.status.word().to_string();
     let est = b.estimate.map(|d| d.to_string());
     match state.status {
-        BackupStatus::Pending => format!("{word} {}", est.unwrap_or_default()),
+        BackupStatus::Pending => (format!("{word} {}", est.unwrap_or_default()), None),
         BackupStatus::Running | BackupStatus::Verifying => {
             let elapsed = state
                 .started_at
                 .map(|s| now.duration_since(s))
                 .unwrap_or_default();
+            let time = match &est {
+                Some(e) => format!("{} of {e}", hms(elapsed)),
+                None => hms(elapsed),
+            };
+            if state.status == BackupStatus::Verifying {
+                return (word, Some(format!("checking the backup · {time}")));
+            }
             let progress = app
                 .view
                 .outputs
@@ -77,8 +99,8 @@ fn right_part(app: &App, th: Theme, b: &Backup, state: &BackupState, now: Timest
                 Some(p) => (
                     p.fraction(),
                     match p.total {
-                        Some(t) => format!(" {}/{t}", p.done),
-                        None => format!(" {}%", p.done.min(100)),
+                        Some(t) => format!("{}/{t}", p.done),
+                        None => format!("{}%", p.done.min(100)),
                     },
                 ),
                 None => {
@@ -91,14 +113,9 @@ fn right_part(app: &App, th: Theme, b: &Backup, state: &BackupState, now: Timest
                     (f, String::new())
                 }
             };
-            let time = match &est {
-                Some(e) => format!("{}/{e}", hms(elapsed)),
-                None => hms(elapsed),
-            };
-            if state.status == BackupStatus::Verifying {
-                return format!("{word} {time}");
-            }
-            format!("{word} {}{count} {time}", gauge(th, fraction, 8))
+            let text = format!("{count} {time}").trim().to_string();
+            let cells = width.saturating_sub(text.width() + 1).min(24);
+            (word, Some(format!("{} {text}", gauge(th, fraction, cells))))
         }
         BackupStatus::Verified => {
             let size = app.view.artifacts.get(&state.id).map(|n| human_size(*n));
@@ -106,20 +123,20 @@ fn right_part(app: &App, th: Theme, b: &Backup, state: &BackupState, now: Timest
                 (Some(s), Some(f)) => Some(hms(f.duration_since(s))),
                 _ => None,
             };
-            [Some(word.to_string()), size, took]
+            let text = [Some(word), size, took]
                 .into_iter()
                 .flatten()
                 .collect::<Vec<_>>()
-                .join(" ")
+                .join(" ");
+            (text, None)
         }
         BackupStatus::Failed | BackupStatus::Interrupted => {
             let how = state
                 .verify
                 .clone()
                 .filter(|_| state.status == BackupStatus::Failed)
-                .or_else(|| state.history.last().map(|a| a.outcome()))
-                .unwrap_or_default();
-            format!("{word} {how}")
+                .or_else(|| state.history.last().map(|a| a.outcome()));
+            (word, how)
         }
     }
 }
