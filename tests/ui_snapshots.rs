@@ -224,3 +224,149 @@ fn no_panic_at_any_size() {
         }
     }
 }
+
+/// The backup step running: one backup verified, the other reporting real progress, and
+/// its output on screen with a colour the command asked for.
+fn running_backups() -> App {
+    use cutover::runner::TaskId;
+    use cutover::runner::sanitize::Sanitizer;
+    use cutover::runner::watch::{Progress, Report};
+    let mut app = app(false, false);
+    let events = [
+        (
+            6,
+            "2026-11-28T21:40:00Z",
+            Event::StepStarted {
+                step: "backup".into(),
+                attempt: 1,
+            },
+        ),
+        (
+            7,
+            "2026-11-28T21:40:00Z",
+            Event::BackupStarted {
+                backup: "values".into(),
+                attempt: 1,
+            },
+        ),
+        (
+            8,
+            "2026-11-28T21:40:00Z",
+            Event::BackupStarted {
+                backup: "disks".into(),
+                attempt: 1,
+            },
+        ),
+        (
+            9,
+            "2026-11-28T21:40:02Z",
+            Event::BackupFinished {
+                backup: "values".into(),
+                attempt: 1,
+                exit: Some(0),
+                signal: None,
+                timed_out: false,
+                cancelled: false,
+                detached: false,
+                ended: None,
+            },
+        ),
+    ];
+    for (seq, at, e) in events {
+        app.apply(&record(seq, at, e));
+    }
+    app.view.artifacts.insert("values".into(), 14 * 1024);
+    let mut s = Sanitizer::new(2048);
+    let mut lines = Vec::new();
+    s.feed(
+        b"snapshot pvc-neo4j-0 ... \x1b[32mSucceeded\x1b[0m\nsnapshot pvc-sql-0 ... \x1b[32mSucceeded\x1b[0m\n\x1b]0;title\x07snapshot pvc-es-0 ... 6/9 disks\rsnapshot pvc-es-0 ... 7/9 disks",
+        &mut lines,
+    );
+    update(
+        &mut app,
+        Msg::Task(Report::Output {
+            task: TaskId::backup("disks", 1),
+            lines,
+            partial: s.partial().cloned(),
+            progress: Some(Progress {
+                done: 7,
+                total: Some(9),
+            }),
+        }),
+    );
+    app
+}
+
+#[test]
+fn running_backups_with_progress_and_output_120x40() {
+    let app = running_backups();
+    let t = draw(&app, 120, 40, ts("2026-11-28T21:52:12Z"));
+    insta::assert_snapshot!(t.backend());
+    // The command's green reached the screen as a style, not as an escape.
+    let buf = t.backend().buffer();
+    let row = (0..40)
+        .find(|y| {
+            (0..120)
+                .map(|x| buf[(x, *y)].symbol())
+                .collect::<String>()
+                .contains("pvc-neo4j-0")
+        })
+        .expect("the output line is on screen");
+    let green = (0..120).any(|x| buf[(x, row)].symbol() == "S" && buf[(x, row)].fg == Color::Green);
+    assert!(green, "`Succeeded` keeps its colour");
+}
+
+#[test]
+fn running_backups_folded_80x24_with_the_output_pane_focused() {
+    let mut app = running_backups();
+    update(
+        &mut app,
+        Msg::Key(KeyEvent::new(KeyCode::Tab, KeyModifiers::NONE)),
+    );
+    update(
+        &mut app,
+        Msg::Key(KeyEvent::new(KeyCode::Tab, KeyModifiers::NONE)),
+    );
+    insta::assert_snapshot!(draw(&app, 80, 24, ts("2026-11-28T21:52:12Z")).backend());
+}
+
+#[test]
+fn failed_command_shows_how_it_ended() {
+    let mut app = app(false, true);
+    let events = [
+        (
+            6,
+            "2026-11-28T21:40:00Z",
+            Event::StepStarted {
+                step: "helm-rollback".into(),
+                attempt: 1,
+            },
+        ),
+        (
+            7,
+            "2026-11-28T21:44:10Z",
+            Event::StepFinished {
+                step: "helm-rollback".into(),
+                attempt: 1,
+                exit: None,
+                signal: Some(9),
+                timed_out: true,
+                cancelled: false,
+                expect_matched: None,
+                detached: true,
+                detail: None,
+                ended: Some(ts("2026-11-28T21:43:00Z")),
+            },
+        ),
+    ];
+    for (seq, at, e) in events {
+        app.apply(&record(seq, at, e));
+    }
+    app.view.selected = app
+        .run
+        .steps
+        .iter()
+        .position(|s| s.id == "helm-rollback")
+        .unwrap();
+    insta::assert_snapshot!(draw(&app, 80, 24, now()).backend());
+}

@@ -55,7 +55,7 @@ impl App {
 
     /// The task whose output the output pane shows: the selected backup's when the
     /// backups pane has focus, else the selected step's command, or for a backup step
-    /// the backup that most needs looking at (running, then failed, then the last).
+    /// the backup that most needs looking at (running, verifying, failed, then the last).
     pub fn shown_task(&self) -> Option<TaskId> {
         if self.view.focus == Pane::Backups {
             let b = self.runbook.file.backups.get(self.view.backup_selected)?;
@@ -76,13 +76,14 @@ impl App {
                     .map(|b| b.get_ref().as_str())
                     .collect();
                 let status = |b: &&str| self.run.backup(b).map(|s| s.status);
+                // A backup still taking its copy says the most; a verify is usually
+                // quick and quiet.
                 let pick = list
                     .iter()
-                    .find(|b| {
-                        matches!(
-                            status(b),
-                            Some(BackupStatus::Running | BackupStatus::Verifying)
-                        )
+                    .find(|b| status(b) == Some(BackupStatus::Running))
+                    .or_else(|| {
+                        list.iter()
+                            .find(|b| status(b) == Some(BackupStatus::Verifying))
                     })
                     .or_else(|| {
                         list.iter().find(|b| {
