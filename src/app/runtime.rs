@@ -21,7 +21,7 @@ use crate::ui;
 /// At most this many frames a second while output floods in; keys still draw at once.
 const OUTPUT_FRAME: StdDuration = StdDuration::from_millis(33);
 /// Reports queued from followers before they wait: bounds memory under a flood.
-const REPORT_QUEUE: usize = 8;
+const REPORT_QUEUE: usize = 2;
 
 /// What the runtime needs to start and follow tasks.
 pub struct Tasks {
