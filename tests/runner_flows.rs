@@ -486,3 +486,208 @@ fn output_reports_fill_the_view_without_touching_the_journal() {
     assert_eq!(out.ring.get(2).map(|l| l.text.as_str()), Some("50%"));
     assert_eq!(app.shown_task(), Some(TaskId::step("prepare", 1)));
 }
+
+fn ok_exit(app: &mut App, task: TaskId) {
+    report(
+        app,
+        Report::Exited {
+            task,
+            exit: exit(Some(0), None),
+            detached: false,
+        },
+    );
+}
+
+/// `prepare` done, the backup step started: both backups running.
+fn backups_running() -> App {
+    let mut app = app();
+    select(&mut app, "prepare");
+    let e = key(&mut app, KeyCode::Enter);
+    save(&mut app, e);
+    ok_exit(&mut app, TaskId::step("prepare", 1));
+    select(&mut app, "backup");
+    let e = key(&mut app, KeyCode::Enter);
+    save(&mut app, e);
+    app
+}
+
+#[test]
+fn one_key_cannot_mark_unverified_backups_done() {
+    let mut app = app();
+    select(&mut app, "prepare");
+    let e = key(&mut app, KeyCode::Enter);
+    save(&mut app, e);
+    ok_exit(&mut app, TaskId::step("prepare", 1));
+    select(&mut app, "backup");
+    assert!(key(&mut app, KeyCode::Char('d')).is_empty());
+    match app.view.dialog.as_ref().map(|d| &d.purpose) {
+        Some(Purpose::DoneAnyway { why, .. }) => {
+            assert_eq!(why, "backups not verified: disks, values")
+        }
+        other => panic!("{other:?}"),
+    }
+    type_text(&mut app, "snapshots taken in the portal");
+    let e = key(&mut app, KeyCode::Enter);
+    assert_eq!(
+        e,
+        vec![Effect::Record(vec![
+            Event::NoteAdded {
+                step: "backup".into(),
+                text: "marked done by hand: snapshots taken in the portal".into()
+            },
+            Event::StepDone {
+                step: "backup".into()
+            }
+        ])]
+    );
+}
+
+#[test]
+fn an_interrupted_step_reopened_still_needs_its_typed_id_to_run() {
+    let mut app = app();
+    select(&mut app, "prepare");
+    let e = key(&mut app, KeyCode::Enter);
+    save(&mut app, e);
+    report(
+        &mut app,
+        Report::Lost {
+            task: TaskId::step("prepare", 1),
+            why: "gone".into(),
+        },
+    );
+    let e = key(&mut app, KeyCode::Char('u'));
+    save(&mut app, e);
+    assert_eq!(status(&app, "prepare"), "pending");
+    assert!(key(&mut app, KeyCode::Enter).is_empty());
+    assert!(matches!(
+        app.view.dialog.as_ref().map(|d| &d.purpose),
+        Some(Purpose::ConfirmStart { .. })
+    ));
+}
+
+#[test]
+fn a_lost_verify_fails_the_check_not_the_backup() {
+    let mut app = backups_running();
+    ok_exit(&mut app, TaskId::backup("values", 1));
+    ok_exit(&mut app, TaskId::backup("disks", 1));
+    report(
+        &mut app,
+        Report::Lost {
+            task: TaskId::verify("disks", 1),
+            why: "it was never started (no task files)".into(),
+        },
+    );
+    let disks = app.run.backup("disks").unwrap();
+    assert_eq!(disks.status.word(), "failed");
+    assert_eq!(
+        disks.history[0].exit,
+        Some(0),
+        "the backup's own exit is kept"
+    );
+    assert!(!disks.history[0].interrupted);
+    assert_eq!(status(&app, "backup"), "failed");
+    let detail = app.run.step("backup").unwrap().history[0].detail.clone();
+    assert_eq!(
+        detail.as_deref(),
+        Some("backup `disks` failed: verify interrupted: it was never started (no task files)")
+    );
+}
+
+#[test]
+fn reconcile_finishes_a_backup_step_left_running_by_a_crash() {
+    use cutover::app::update::reconcile;
+    // All backups verified, but the screen died before the step's own finish was saved.
+    let mut app = backups_running();
+    for e in [
+        Event::BackupFinished {
+            backup: "values".into(),
+            attempt: 1,
+            exit: Some(0),
+            signal: None,
+            timed_out: false,
+            cancelled: false,
+            detached: false,
+            ended: None,
+        },
+        Event::BackupFinished {
+            backup: "disks".into(),
+            attempt: 1,
+            exit: Some(0),
+            signal: None,
+            timed_out: false,
+            cancelled: false,
+            detached: false,
+            ended: None,
+        },
+        Event::BackupVerified {
+            backup: "disks".into(),
+            ok: true,
+            detail: None,
+            detached: false,
+            ended: None,
+        },
+    ] {
+        save(&mut app, vec![Effect::Record(vec![e])]);
+    }
+    assert_eq!(status(&app, "backup"), "running");
+    let events = reconcile(&app);
+    assert!(
+        matches!(&events[..], [Event::StepFinished { step, exit: Some(0), .. }] if step == "backup"),
+        "{events:?}"
+    );
+
+    // Only the step's start was saved: its backups never started.
+    let mut app = self::app();
+    save(
+        &mut app,
+        vec![Effect::Record(vec![Event::StepStarted {
+            step: "backup".into(),
+            attempt: 1,
+        }])],
+    );
+    let events = reconcile(&app);
+    assert_eq!(
+        events,
+        vec![Event::StepInterrupted {
+            step: "backup".into(),
+            attempt: 1
+        }]
+    );
+    // While a backup is in flight there is nothing to reconcile.
+    assert!(reconcile(&backups_running()).is_empty());
+}
+
+#[test]
+fn a_finish_of_an_older_attempt_never_rewinds_a_newer_one() {
+    let mut app = app();
+    select(&mut app, "prepare");
+    let e = key(&mut app, KeyCode::Enter);
+    save(&mut app, e);
+    report(
+        &mut app,
+        Report::Exited {
+            task: TaskId::step("prepare", 1),
+            exit: exit(Some(1), None),
+            detached: false,
+        },
+    );
+    let e = key(&mut app, KeyCode::Char('r'));
+    save(&mut app, e);
+    // A journal line finishing attempt 1 again (hand-edited, or replayed twice).
+    save(
+        &mut app,
+        vec![Effect::Record(vec![Event::StepFinished {
+            step: "prepare".into(),
+            attempt: 1,
+            exit: Some(0),
+            signal: None,
+            timed_out: false,
+            cancelled: false,
+            expect_matched: None,
+            detached: false,
+            detail: None,
+            ended: None,
+        }])],
+    );
+    assert_eq!(status(&app, "prepare"), "running");
+}

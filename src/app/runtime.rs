@@ -275,7 +275,17 @@ fn open_pager(terminal: &mut DefaultTerminal, path: &std::path::Path) -> Result<
         .arg("cutover-pager")
         .arg(path)
         .status();
-    *terminal = ratatui::try_init().map_err(|e| format!("cannot take the terminal back: {e}"))?;
+    // Raw mode and the alternate screen again, by hand: `ratatui::try_init` would stack
+    // another panic hook each time.
+    crossterm::terminal::enable_raw_mode()
+        .and_then(|()| {
+            crossterm::execute!(
+                std::io::stdout(),
+                crossterm::terminal::EnterAlternateScreen,
+                crossterm::cursor::Hide
+            )
+        })
+        .map_err(|e| format!("cannot take the terminal back: {e}"))?;
     let _ = terminal.clear();
     match status {
         Ok(s) if s.success() => Ok(()),
@@ -308,6 +318,16 @@ async fn event_loop(
         tracing::info!(task = %task.name(), "re-attaching");
         let re = watch::progress_regex(&app.runbook, &task);
         watch::follow(tasks.dir.clone(), task, re, true, report_tx.clone());
+    }
+    let pending = super::update::reconcile(&app);
+    if !pending.is_empty() {
+        let (records, error) = writer.append(pending).await;
+        for r in &records {
+            app.apply(r);
+        }
+        if let Some(err) = error {
+            app.view.journal_error = Some(err);
+        }
     }
     refresh_artifacts(&mut app);
     let mut dirty = true;
@@ -420,6 +440,14 @@ async fn event_loop(
                     // fresh one comes back with the screen.
                     drop(events);
                     let result = open_pager(&mut terminal, &path);
+                    // ctrl-c or ctrl-\ typed in the pager reached this process too (the
+                    // terminal's signal keys were on); they were meant for the pager.
+                    // A short await lets the runtime take in signals delivered meanwhile,
+                    // so they can be dropped here rather than acted on later.
+                    use futures::FutureExt;
+                    tokio::time::sleep(StdDuration::from_millis(50)).await;
+                    while let Some(Some(())) = sigint.recv().now_or_never() {}
+                    while let Some(Some(())) = sigquit.recv().now_or_never() {}
                     events = EventStream::new();
                     if let Err(why) = result {
                         app.view.flash = Some(Flash::warn(why));

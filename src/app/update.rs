@@ -259,8 +259,16 @@ fn start(app: &mut App, rerun: bool) -> Vec<Effect> {
 
 fn needs_confirmation(app: &App, step: &str) -> bool {
     app.runbook.step(step).is_some_and(|s| s.confirm)
-        // Its last run may still have done something: running it again is a decision.
-        || plan::status(&app.runbook, &app.run, step) == StepStatus::Interrupted
+        // Its last run may still have done something: running it again is a decision,
+        // however the step got back to pending (reopened, marked failed).
+        || last_run_unknown(app, step)
+}
+
+fn last_run_unknown(app: &App, step: &str) -> bool {
+    app.run
+        .step(step)
+        .and_then(|s| s.history.last())
+        .is_some_and(|a| a.interrupted || a.finished_at.is_none())
 }
 
 fn confirm_then_start(
@@ -308,17 +316,16 @@ fn start_effects(
     match def.kind() {
         StepKind::Command => spawns.push(Effect::Spawn(TaskId::step(&step, attempt))),
         StepKind::Backup => {
-            let list: Vec<String> = def
-                .backups
-                .as_ref()
-                .map(|l| l.get_ref().iter().map(|b| b.get_ref().clone()).collect())
-                .unwrap_or_default();
-            for b in &list {
+            for b in &backups_of(app, &step) {
                 let Some(bs) = app.run.backup(b) else {
                     continue;
                 };
-                // A backup verified earlier in the night is not taken again.
-                if bs.status == BackupStatus::Verified {
+                // A backup verified earlier in the night is not taken again, and one
+                // already in flight is never started twice.
+                if matches!(
+                    bs.status,
+                    BackupStatus::Verified | BackupStatus::Running | BackupStatus::Verifying
+                ) {
                     continue;
                 }
                 let n = bs.attempts + 1;
@@ -364,7 +371,7 @@ fn cancel(app: &mut App) {
         )));
         return;
     }
-    app.view.dialog = Some(Dialog::new(Purpose::Cancel { step, tasks }));
+    app.view.dialog = Some(Dialog::new(Purpose::Cancel { step }));
 }
 
 /// The tasks running for a step: its command, or its backups (or their verifies).
@@ -550,7 +557,27 @@ fn on_lost(app: &mut App, task: TaskId, why: String) -> Vec<Effect> {
                 attempt: task.attempt,
             }])]
         }
-        TaskKind::Backup | TaskKind::Verify => {
+        // The backup itself ended well (its exit is journaled); only the check of it
+        // is unknown. That is a failed verify, not an unknown backup.
+        TaskKind::Verify => {
+            let how = format!("verify interrupted: {why}");
+            app.view.flash = Some(Flash::warn(format!("backup `{}`: {how}", task.id)));
+            let mut events = vec![Event::BackupVerified {
+                backup: task.id.clone(),
+                ok: false,
+                detail: Some(how.clone()),
+                detached: false,
+                ended: None,
+            }];
+            events.extend(backup_step_completion(
+                app,
+                &task.id,
+                BackupStatus::Failed,
+                &how,
+            ));
+            vec![Effect::Record(events)]
+        }
+        TaskKind::Backup => {
             app.view.flash = Some(Flash::warn(format!(
                 "backup `{}` interrupted: {why}",
                 task.id
@@ -574,90 +601,96 @@ fn on_lost(app: &mut App, task: TaskId, why: String) -> Vec<Effect> {
 /// nothing else in flight finish: done when every backup is verified, failed naming the
 /// backup that failed, interrupted when one was lost.
 fn backup_step_completion(app: &App, backup: &str, now: BackupStatus, how: &str) -> Vec<Event> {
-    let mut events = Vec::new();
-    for (_, def) in app.runbook.steps() {
-        let Some(list) = def.backups.as_ref() else {
-            continue;
-        };
-        let list: Vec<&str> = list
-            .get_ref()
-            .iter()
-            .map(|b| b.get_ref().as_str())
-            .collect();
-        if !list.contains(&backup) {
-            continue;
-        }
-        let id = def.id.get_ref();
-        let Some(state) = app.run.step(id) else {
-            continue;
-        };
-        if state.status != StepStatus::Running {
-            continue;
-        }
-        let status_of = |b: &str| {
-            if b == backup {
-                Some(now)
-            } else {
-                app.run.backup(b).map(|s| s.status)
-            }
-        };
-        let statuses: Vec<(&str, Option<BackupStatus>)> =
-            list.iter().map(|b| (*b, status_of(b))).collect();
-        if statuses
-            .iter()
-            .any(|(_, s)| matches!(s, Some(BackupStatus::Running | BackupStatus::Verifying)))
-        {
-            continue;
-        }
-        let failed = statuses
-            .iter()
-            .find(|(_, s)| *s == Some(BackupStatus::Failed))
-            .map(|(b, _)| *b);
-        let interrupted = statuses
-            .iter()
-            .any(|(_, s)| *s == Some(BackupStatus::Interrupted));
-        if let Some(b) = failed {
-            let why = if b == backup {
-                how.to_string()
-            } else {
-                app.run
-                    .backup(b)
-                    .and_then(|s| s.history.last())
-                    .map_or_else(|| "failed".to_string(), |a| a.outcome())
-            };
-            events.push(Event::StepFinished {
-                step: id.clone(),
-                attempt: state.attempts,
-                exit: Some(1),
-                signal: None,
-                timed_out: false,
-                cancelled: false,
-                expect_matched: None,
-                detached: false,
-                detail: Some(format!("backup `{b}` failed: {why}")),
-                ended: None,
-            });
-        } else if interrupted {
-            events.push(Event::StepInterrupted {
-                step: id.clone(),
-                attempt: state.attempts,
-            });
-        } else {
-            events.push(Event::StepFinished {
-                step: id.clone(),
-                attempt: state.attempts,
-                exit: Some(0),
-                signal: None,
-                timed_out: false,
-                cancelled: false,
-                expect_matched: None,
-                detached: false,
-                detail: None,
-                ended: None,
-            });
-        }
+    app.runbook
+        .steps()
+        .map(|(_, def)| def.id.get_ref())
+        .filter(|id| backups_of(app, id).iter().any(|b| b == backup))
+        .filter_map(|id| settle_backup_step(app, id, Some((backup, now, how))))
+        .collect()
+}
+
+/// The event that ends a running backup step once nothing of it is in flight, with
+/// `change` applied first (a backup that is settling right now, and how).
+fn settle_backup_step(
+    app: &App,
+    step: &str,
+    change: Option<(&str, BackupStatus, &str)>,
+) -> Option<Event> {
+    let state = app.run.step(step)?;
+    if state.status != StepStatus::Running {
+        return None;
     }
-    events
+    let list = backups_of(app, step);
+    let status_of = |b: &str| match change {
+        Some((c, now, _)) if c == b => Some(now),
+        _ => app.run.backup(b).map(|s| s.status),
+    };
+    let statuses: Vec<(&str, Option<BackupStatus>)> =
+        list.iter().map(|b| (b.as_str(), status_of(b))).collect();
+    if statuses
+        .iter()
+        .any(|(_, s)| matches!(s, Some(BackupStatus::Running | BackupStatus::Verifying)))
+    {
+        return None;
+    }
+    let finished = |exit: i32, detail: Option<String>| Event::StepFinished {
+        step: step.to_string(),
+        attempt: state.attempts,
+        exit: Some(exit),
+        signal: None,
+        timed_out: false,
+        cancelled: false,
+        expect_matched: None,
+        detached: false,
+        detail,
+        ended: None,
+    };
+    if let Some((b, _)) = statuses
+        .iter()
+        .find(|(_, s)| *s == Some(BackupStatus::Failed))
+    {
+        let why = match change {
+            Some((c, _, how)) if c == *b => how.to_string(),
+            _ => app
+                .run
+                .backup(b)
+                .and_then(|s| {
+                    s.verify
+                        .clone()
+                        .or_else(|| s.history.last().map(|a| a.outcome()))
+                })
+                .unwrap_or_else(|| "failed".to_string()),
+        };
+        return Some(finished(1, Some(format!("backup `{b}` failed: {why}"))));
+    }
+    if statuses
+        .iter()
+        .all(|(_, s)| *s == Some(BackupStatus::Verified))
+    {
+        return Some(finished(0, None));
+    }
+    // Interrupted, or never started (the screen died part-way through saving the start).
+    Some(Event::StepInterrupted {
+        step: step.to_string(),
+        attempt: state.attempts,
+    })
+}
+
+/// What a screen opening on a session must record before anything else: backup steps
+/// left `running` with nothing of them in flight (the screen died between saving one
+/// event of a batch and the next) are finished from what their backups say.
+pub fn reconcile(app: &App) -> Vec<Event> {
+    app.run
+        .steps
+        .iter()
+        .filter(|s| s.status == StepStatus::Running)
+        .filter(|s| {
+            app.runbook
+                .step(&s.id)
+                .is_some_and(|d| d.kind() == StepKind::Backup)
+        })
+        .filter_map(|s| settle_backup_step(app, &s.id, None))
+        .collect()
 }
 
 fn mark_done(app: &mut App) -> Vec<Effect> {
@@ -687,6 +720,10 @@ fn mark_done(app: &mut App) -> Vec<Effect> {
             Vec::new()
         }
         _ => {
+            if let Some(why) = done_needs_reason(app, &step, status) {
+                app.view.dialog = Some(Dialog::new(Purpose::DoneAnyway { step, why }));
+                return Vec::new();
+            }
             let needs_note = app.runbook.step(&step).is_some_and(|s| s.notes_required)
                 && app.run.step(&step).is_some_and(|s| s.notes.is_empty());
             if needs_note {
@@ -697,6 +734,47 @@ fn mark_done(app: &mut App) -> Vec<Effect> {
             vec![Effect::Record(vec![Event::StepDone { step }])]
         }
     }
+}
+
+/// Why marking `step` done by hand needs a typed reason, if it does: its run failed or
+/// its outcome is unknown, or it is a backup step whose backups are not all verified
+/// (the rollback depends on them, so one key must not wave them through).
+fn done_needs_reason(app: &App, step: &str, status: StepStatus) -> Option<String> {
+    let kind = app.runbook.step(step)?.kind();
+    match (kind, status) {
+        (StepKind::Command | StepKind::Backup, StepStatus::Failed) => {
+            Some(format!("`{step}` failed"))
+        }
+        (StepKind::Command | StepKind::Backup, StepStatus::Interrupted) => {
+            Some(format!("the outcome of `{step}` is unknown"))
+        }
+        (StepKind::Backup, _) => {
+            let unverified: Vec<String> = backups_of(app, step)
+                .into_iter()
+                .filter(|b| {
+                    app.run
+                        .backup(b)
+                        .is_none_or(|s| s.status != BackupStatus::Verified)
+                })
+                .collect();
+            (!unverified.is_empty())
+                .then(|| format!("backups not verified: {}", unverified.join(", ")))
+        }
+        _ => None,
+    }
+}
+
+/// The backups a backup step lists, each once, in its order.
+fn backups_of(app: &App, step: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    if let Some(list) = app.runbook.step(step).and_then(|s| s.backups.as_ref()) {
+        for b in list.get_ref() {
+            if !out.contains(b.get_ref()) {
+                out.push(b.get_ref().clone());
+            }
+        }
+    }
+    out
 }
 
 /// Moves the selection to the next step after `step` that still needs doing, so that
@@ -811,7 +889,16 @@ fn submit_dialog(app: &mut App) -> Vec<Effect> {
             step,
             override_reason,
         } => start_effects(app, step, override_reason),
-        Purpose::Cancel { step, tasks } => {
+        Purpose::Cancel { step } => {
+            // What runs now, not what ran when the question was asked: a backup may
+            // have moved on to its verify meanwhile.
+            let tasks = running_tasks_of(app, &step);
+            if tasks.is_empty() {
+                app.view.flash = Some(Flash::info(format!(
+                    "`{step}` has nothing running any more"
+                )));
+                return Vec::new();
+            }
             if matches!(text.to_lowercase().as_str(), "y" | "yes") {
                 app.view.flash = Some(Flash::info(format!(
                     "cancelling `{step}`: SIGTERM to its process group, SIGKILL after its grace"
@@ -821,6 +908,16 @@ fn submit_dialog(app: &mut App) -> Vec<Effect> {
                 app.view.flash = Some(Flash::info(format!("`{step}` keeps running")));
                 Vec::new()
             }
+        }
+        Purpose::DoneAnyway { step, .. } => {
+            advance_after(app, &step);
+            vec![Effect::Record(vec![
+                Event::NoteAdded {
+                    step: step.clone(),
+                    text: format!("marked done by hand: {text}"),
+                },
+                Event::StepDone { step },
+            ])]
         }
         Purpose::MarkFailed { step } => {
             vec![Effect::Record(vec![Event::StepFailed {

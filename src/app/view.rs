@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use ratatui_textarea::TextArea;
 
 use super::msg::Flash;
+use crate::runner::TaskKind;
 use crate::runner::watch::TaskOutput;
-use crate::runner::{TaskId, TaskKind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pane {
@@ -59,10 +59,15 @@ pub enum Purpose {
         /// Reason already typed for an unmet gate, journaled with the start.
         override_reason: Option<(Vec<String>, String)>,
     },
-    /// Cancelling running tasks: type `y`.
+    /// Cancelling what a step runs: type `y`.
     Cancel {
         step: String,
-        tasks: Vec<TaskId>,
+    },
+    /// Marking done a step whose run failed, whose outcome is unknown, or whose backups
+    /// are not verified: the typed reason becomes a note.
+    DoneAnyway {
+        step: String,
+        why: String,
     },
     /// The operator decides an interrupted step failed.
     MarkFailed {

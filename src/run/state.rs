@@ -366,6 +366,11 @@ impl RunState {
                 ended,
             } => {
                 let at = ended.unwrap_or(at);
+                // Only the attempt that is current can finish the step; update never
+                // records another, and a hand-edited journal must not rewind a newer run.
+                if self.step(step).is_some_and(|s| s.attempts != *attempt) {
+                    return;
+                }
                 let ok = *exit == Some(0)
                     && signal.is_none()
                     && !timed_out
@@ -469,6 +474,9 @@ impl RunState {
                 ended,
             } => {
                 let at = ended.unwrap_or(at);
+                if self.backup(backup).is_some_and(|b| b.attempts != *attempt) {
+                    return;
+                }
                 let has_verify = runbook.backup(backup).is_some_and(|b| b.verify.is_some());
                 let ok = *exit == Some(0) && signal.is_none() && !timed_out && !cancelled;
                 if let Some(b) = self.backup_mut(backup) {

@@ -36,6 +36,7 @@ pub fn validate(source: &str) -> Vec<Diagnostic> {
     checker.duplicate_ids();
     checker.id_shapes();
     checker.regexes();
+    checker.backup_uses();
     checker.references();
     checker.cycles();
     checker.window();
@@ -292,6 +293,41 @@ impl<'a> Checker<'a> {
                     ),
                 );
             }
+        }
+    }
+
+    /// A backup is taken by one step, once: two steps (or one listing it twice) would
+    /// start the same backup twice, into the same files.
+    fn backup_uses(&mut self) {
+        let mut owner: BTreeMap<&str, (&str, usize)> = BTreeMap::new();
+        let mut found = Vec::new();
+        for (_, _, step) in self.steps() {
+            let Some(list) = &step.backups else { continue };
+            for b in list.get_ref() {
+                let name = b.get_ref().as_str();
+                match owner.get(name) {
+                    Some((first, line)) => {
+                        let msg = if *first == step.id.get_ref().as_str() {
+                            format!("step `{first}` lists backup `{name}` twice")
+                        } else {
+                            format!(
+                                "backup `{name}` is already taken by step `{first}` (line {line})"
+                            )
+                        };
+                        found.push(
+                            Diagnostic::error(msg, Some(b.span()))
+                                .with_help("list each backup in exactly one backup step"),
+                        );
+                    }
+                    None => {
+                        let line = self.line_of(&step.id.span());
+                        owner.insert(name, (step.id.get_ref().as_str(), line));
+                    }
+                }
+            }
+        }
+        for d in found {
+            self.push(d);
         }
     }
 

@@ -276,7 +276,10 @@ pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<(), Tas
             source,
         }
     };
-    let tmp = path.with_extension("tmp");
+    // `<file>.tmp`, so the pid and exit records of one task never share a temp file.
+    let mut tmp_name = path.as_os_str().to_owned();
+    tmp_name.push(".tmp");
+    let tmp = PathBuf::from(tmp_name);
     let bytes = serde_json::to_vec(value).map_err(|source| TaskError::Format {
         path: path.to_path_buf(),
         source,
@@ -421,6 +424,6 @@ mod tests {
         };
         td.write_exit(&t, &rec).unwrap();
         assert_eq!(td.read_exit(&t).unwrap(), Some(rec));
-        assert!(!td.exit(&t).with_extension("tmp").exists());
+        assert!(!td.dir.join("step-s-1.exit.tmp").exists());
     }
 }

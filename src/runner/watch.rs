@@ -25,8 +25,9 @@ const CHUNK: usize = 64 * 1024;
 const POLL: StdDuration = StdDuration::from_millis(100);
 /// How often it checks that the supervisor is still there.
 const LIVENESS: StdDuration = StdDuration::from_secs(1);
-/// A spec with no pid record after this long means the supervisor never started.
-const START_GRACE: StdDuration = StdDuration::from_secs(5);
+/// A spec with no pid record after this long means the supervisor never started. Long,
+/// because calling a slow start "lost" would invite running the command twice.
+const START_GRACE: StdDuration = StdDuration::from_secs(30);
 /// Default SIGTERM-to-SIGKILL grace when the runbook gives none.
 pub const DEFAULT_GRACE_MS: u64 = 10_000;
 
@@ -158,7 +159,9 @@ impl Follower {
 
     fn run(mut self, tail_only: bool) {
         let began = Instant::now();
-        let detached = matches!(self.tasks.read_exit(&self.task), Ok(Some(_)));
+        // Only a re-attach can find a task that ended while nobody watched; a task this
+        // screen just started (even one that failed to start) did not.
+        let detached = tail_only && matches!(self.tasks.read_exit(&self.task), Ok(Some(_)));
         let mut file: Option<std::fs::File> = None;
         let mut buf = vec![0u8; CHUNK];
         let mut last_liveness = Instant::now();
@@ -233,10 +236,17 @@ impl Follower {
     fn gone(&self, began: Instant) -> Option<String> {
         match self.tasks.read_pid(&self.task) {
             Ok(Some(pid)) if pid.is_alive() => None,
-            Ok(Some(pid)) => Some(format!(
-                "its supervisor (pid {}) is gone and left no exit record",
-                pid.pid
-            )),
+            Ok(Some(pid)) => Some(match pid.child_pgid.filter(|g| group_alive(*g)) {
+                Some(g) => format!(
+                    "its supervisor (pid {}) is gone, but its command's process group {g} \
+                     is still there: it may still be running",
+                    pid.pid
+                ),
+                None => format!(
+                    "its supervisor (pid {}) is gone and left no exit record",
+                    pid.pid
+                ),
+            }),
             Ok(None) if !self.tasks.spec(&self.task).exists() => {
                 Some("it was never started (no task files)".into())
             }
@@ -271,6 +281,18 @@ impl Follower {
             progress,
         })
     }
+}
+
+/// Whether any process of group `pgid` exists (signal 0 checks without sending).
+fn group_alive(pgid: u32) -> bool {
+    let Ok(g) = i32::try_from(pgid) else {
+        return false;
+    };
+    if g <= 1 {
+        return false;
+    }
+    // SAFETY: kill(2) with signal 0 only checks for existence and permission.
+    unsafe { libc::kill(-g, 0) == 0 }
 }
 
 fn open_log(path: &std::path::Path, tail_only: bool) -> Option<std::fs::File> {

@@ -87,7 +87,12 @@ fn right_part(
                 None => hms(elapsed),
             };
             if state.status == BackupStatus::Verifying {
-                return (word, Some(format!("checking the backup · {time}")));
+                // Verify time counts from the end of the backup, with no estimate of its own.
+                let checking = state
+                    .finished_at
+                    .map(|f| hms(now.duration_since(f)))
+                    .unwrap_or_default();
+                return (word, Some(format!("checking the backup · {checking}")));
             }
             let progress = app
                 .view

@@ -10,7 +10,7 @@ use super::theme::{Theme, clean};
 use crate::app::App;
 use crate::app::view::{Dialog, Purpose};
 
-fn wording(p: &Purpose) -> (String, String) {
+fn wording(app: &App, p: &Purpose) -> (String, String) {
     match p {
         Purpose::Skip { step } => (
             format!("Skip {step}"),
@@ -37,20 +37,32 @@ fn wording(p: &Purpose) -> (String, String) {
         ),
         Purpose::ConfirmStart { step, .. } => (
             format!("Start {step}"),
-            format!(
-                "This step asks for confirmation. Type its id, {step}, then enter to start it."
-            ),
+            if app
+                .run
+                .step(step)
+                .and_then(|s| s.history.last())
+                .is_some_and(|a| a.interrupted || a.finished_at.is_none())
+            {
+                format!(
+                    "Its last run was interrupted and may have done part of its work. \
+                     To run it again anyway, type its id, {step}, then enter."
+                )
+            } else {
+                format!(
+                    "This step asks for confirmation. Type its id, {step}, then enter to start it."
+                )
+            },
         ),
-        Purpose::Cancel { step, tasks } => (
+        Purpose::Cancel { step } => (
             format!("Cancel {step}"),
             format!(
-                "Stop {} with SIGTERM, then SIGKILL after the grace period? Type y and enter.",
-                tasks
-                    .iter()
-                    .map(|t| t.to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                "Stop what {step} runs: SIGTERM to its process group, then SIGKILL after \
+                 the grace period? Type y and enter."
             ),
+        ),
+        Purpose::DoneAnyway { step, why } => (
+            format!("Mark {step} done"),
+            format!("{why}. To mark it done anyway, type why (saved as a note)."),
         ),
         Purpose::MarkFailed { step } => (
             format!("Mark {step} failed"),
@@ -59,8 +71,8 @@ fn wording(p: &Purpose) -> (String, String) {
     }
 }
 
-pub fn render(frame: &mut Frame, _app: &App, th: Theme, dialog: &Dialog, area: Rect) {
-    let (title, prompt) = wording(&dialog.purpose);
+pub fn render(frame: &mut Frame, app: &App, th: Theme, dialog: &Dialog, area: Rect) {
+    let (title, prompt) = wording(app, &dialog.purpose);
     let width = 70.min(area.width);
     let height = 9.min(area.height);
     let rect = area.centered(Constraint::Length(width), Constraint::Length(height));
