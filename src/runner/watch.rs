@@ -21,8 +21,14 @@ use crate::runbook::{Runbook, StepKind};
 pub const TAIL_BYTES: u64 = 256 * 1024;
 /// Read size: big enough that a flood costs one message per 64 KiB, not per line.
 const CHUNK: usize = 64 * 1024;
-/// How often an idle follower looks for more output or an exit record.
-const POLL: StdDuration = StdDuration::from_millis(100);
+/// How soon a follower looks again after finding nothing new; it backs off to
+/// `POLL_MAX` while a command is quiet, and is back to the minimum as soon as output
+/// comes.
+const POLL_MIN: StdDuration = StdDuration::from_millis(5);
+const POLL_MAX: StdDuration = StdDuration::from_millis(200);
+/// A follower further behind the log's end than this jumps to the last `TAIL_BYTES`:
+/// the pane holds only a tail anyway, and a flood must not keep it minutes behind.
+const SKIP_AHEAD: u64 = 4 * 1024 * 1024;
 /// How often it checks that the supervisor is still there.
 const LIVENESS: StdDuration = StdDuration::from_secs(1);
 /// A spec with no pid record after this long means the supervisor never started. Long,
@@ -165,9 +171,33 @@ impl Follower {
         let mut file: Option<std::fs::File> = None;
         let mut buf = vec![0u8; CHUNK];
         let mut last_liveness = Instant::now();
+        let mut poll = POLL_MIN;
+        let mut checked_start = false;
         loop {
             if file.is_none() {
                 file = open_log(&self.tasks.log(&self.task), tail_only);
+            }
+            if let Some(f) = file.as_mut()
+                && let Some(skipped) = skip_ahead(f)
+            {
+                // What was jumped over is only in the log; say so where it was.
+                self.sanitizer = Sanitizer::new(DEFAULT_MAX_LINE_BYTES);
+                let note = OutLine {
+                    text: format!(
+                        "… {} of output not shown here (l opens the full log)",
+                        human_bytes(skipped)
+                    ),
+                    styles: Vec::new(),
+                };
+                let task = self.task.clone();
+                if !self.send(Report::Output {
+                    task,
+                    lines: vec![note],
+                    partial: None,
+                    progress: None,
+                }) {
+                    return;
+                }
             }
             let n = match file.as_mut().map(|f| f.read(&mut buf)) {
                 Some(Ok(n)) => n,
@@ -181,6 +211,7 @@ impl Follower {
                 if !self.forward(&buf[..n], false) {
                     return;
                 }
+                poll = POLL_MIN;
                 continue;
             }
             match self.tasks.read_exit(&self.task) {
@@ -216,7 +247,8 @@ impl Follower {
                 Ok(None) => {}
                 Err(e) => tracing::warn!(task = %self.task.name(), "exit record unreadable: {e}"),
             }
-            if last_liveness.elapsed() >= LIVENESS || began.elapsed() < POLL {
+            if last_liveness.elapsed() >= LIVENESS || !checked_start {
+                checked_start = true;
                 last_liveness = Instant::now();
                 if let Some(why) = self.gone(began) {
                     // One more look: the exit record may have landed just now.
@@ -228,7 +260,8 @@ impl Follower {
                     return;
                 }
             }
-            std::thread::sleep(POLL);
+            std::thread::sleep(poll);
+            poll = (poll * 2).min(POLL_MAX);
         }
     }
 
@@ -280,6 +313,35 @@ impl Follower {
             partial,
             progress,
         })
+    }
+}
+
+/// Jumps to the last `TAIL_BYTES` of the log (on a line start) when the reader is more
+/// than `SKIP_AHEAD` behind its end; returns how many bytes were jumped over.
+fn skip_ahead(f: &mut std::fs::File) -> Option<u64> {
+    let pos = f.stream_position().ok()?;
+    let len = f.metadata().ok()?.len();
+    if len.saturating_sub(pos) <= SKIP_AHEAD {
+        return None;
+    }
+    f.seek(SeekFrom::Start(len - TAIL_BYTES)).ok()?;
+    let mut byte = [0u8; 1];
+    while let Ok(1) = f.read(&mut byte) {
+        if byte[0] == b'\n' {
+            break;
+        }
+    }
+    let now = f.stream_position().ok()?;
+    Some(now.saturating_sub(pos))
+}
+
+/// `18.2 MB`, for the skipped-output note.
+fn human_bytes(n: u64) -> String {
+    const MB: f64 = 1024.0 * 1024.0;
+    if n as f64 >= MB {
+        format!("{:.1} MB", n as f64 / MB)
+    } else {
+        format!("{} KB", n.div_ceil(1024))
     }
 }
 
@@ -478,4 +540,62 @@ pub fn spec_for(runbook: &Runbook, run: &RunState, task: &TaskId) -> Option<Task
         grace_ms: grace.map_or(DEFAULT_GRACE_MS, ms),
         expect,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn a_reader_far_behind_jumps_to_a_line_start_near_the_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log");
+        let mut f = std::fs::File::create(&path).unwrap();
+        for i in 0..1_000_000u32 {
+            writeln!(f, "line {i}").unwrap();
+        }
+        drop(f);
+        let len = std::fs::metadata(&path).unwrap().len();
+        let mut r = std::fs::File::open(&path).unwrap();
+        let skipped = skip_ahead(&mut r).expect("more than SKIP_AHEAD behind");
+        let pos = r.stream_position().unwrap();
+        assert_eq!(skipped, pos);
+        assert!(len - pos <= TAIL_BYTES, "{len} {pos}");
+        let mut rest = String::new();
+        r.read_to_string(&mut rest).unwrap();
+        assert!(
+            rest.starts_with("line "),
+            "starts on a line: {:?}",
+            &rest[..20]
+        );
+        assert!(rest.ends_with("line 999999\n"));
+        // Close to the end there is nothing to skip.
+        assert_eq!(skip_ahead(&mut r), None);
+    }
+
+    #[test]
+    fn progress_reads_the_newest_matching_line() {
+        let re = Regex::new(r"(\d+)/(\d+) disks").unwrap();
+        let line = |t: &str| OutLine {
+            text: t.into(),
+            styles: Vec::new(),
+        };
+        let lines = [
+            line("1/9 disks"),
+            line("noise"),
+            line("6/9 disks"),
+            line("done"),
+        ];
+        assert_eq!(
+            progress_in(&re, lines.iter()),
+            Some(Progress {
+                done: 6,
+                total: Some(9)
+            })
+        );
+        let pct = Regex::new(r"\((\d+)%\)").unwrap();
+        let p = progress_in(&pct, [line("copy (42%)")].iter()).unwrap();
+        assert!((p.fraction() - 0.42).abs() < 1e-9);
+    }
 }
