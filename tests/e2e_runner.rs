@@ -19,6 +19,10 @@ fn runbook(dir: &Path, name: &str, body: &str) -> PathBuf {
     path
 }
 
+// Commands print their markers through printf octal escapes (`\146` is `f`) so that the
+// text waited for on screen is the command's output, never the command itself, which
+// the step pane shows.
+
 fn task_file(home: &Home, id: &str, name: &str) -> PathBuf {
     home.state()
         .join("sessions")
@@ -95,7 +99,7 @@ title = "Phase"
 [[phase.step]]
 id = "fails"
 title = "Fails after a while"
-run = "echo starting; sleep 2; echo giving up; exit 3"
+run = "printf '\\163tarting\\n'; sleep 2; printf '\\147iving up\\n'; exit 3"
 estimate = "1m"
 "#,
     );
@@ -285,7 +289,14 @@ estimate = "1m"
     tui.wait_for_saved(1);
     tui.send("\r");
     tui.wait_for_saved(3);
-    tui.wait_for("3000000", Duration::from_secs(60));
+    // Finished (the command text also holds "3000000", so wait for the exit), and the
+    // output pane's last line is the last number.
+    tui.wait_for("attempt 1: exit 0", Duration::from_secs(60));
+    tui.wait_until("3000000 alone on an output row", TIMEOUT, |screen| {
+        screen
+            .lines()
+            .any(|row| row.trim_matches(|c: char| c == '│' || c.is_whitespace()) == "3000000")
+    });
     let pid = tui.pid();
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let hwm_kb: u64 = status
@@ -314,3 +325,111 @@ estimate = "1m"
 }
 
 type OsArg = std::ffi::OsString;
+
+#[test]
+fn resume_while_a_command_still_runs_re_attaches_and_keeps_streaming() {
+    let home = Home::new();
+    let rb = runbook(
+        home.path(),
+        "slow.toml",
+        r#"[[phase]]
+id = "p"
+title = "Phase"
+
+[[phase.step]]
+id = "slow"
+title = "Takes a few seconds"
+run = "printf '\\146irst-part\\n'; sleep 4; printf '\\163econd-part\\n'; exit 4"
+estimate = "1m"
+"#,
+    );
+    let mut tui = home.pty(120, 40, &[OsArg::from("run"), rb.into()]);
+    tui.wait_for_saved(1);
+    tui.send("\r");
+    tui.wait_for("first-part", TIMEOUT);
+    let id = home.only_session();
+    tui.kill_9();
+    tui.wait_exit(TIMEOUT);
+    assert!(
+        !task_file(&home, &id, "step-slow-1.exit").exists(),
+        "the command should still be running"
+    );
+
+    let mut again = home.pty(120, 40, &["resume", id.as_str()]);
+    again.wait_for("first-part", TIMEOUT);
+    // Still running: shown as such, and its later output arrives on this screen.
+    again.wait_for("running", TIMEOUT);
+    again.wait_for("second-part", TIMEOUT);
+    again.wait_for("attempt 1: exit 4", TIMEOUT);
+    let screen = again.screen();
+    assert!(
+        !screen.contains("finished while detached"),
+        "it finished while this screen watched:\n{screen}"
+    );
+    again.send("q");
+    assert_eq!(again.wait_code(), 0);
+    let status = home.status_json(&id);
+    let step = step_json(&status, "slow");
+    assert_eq!(step["exit"], 4, "{step:#}");
+    assert_eq!(step["history"][0]["detached"], false, "{step:#}");
+    assert_eq!(step["attempts"], 1, "nothing was started twice: {step:#}");
+}
+
+#[test]
+fn a_supervisor_gone_without_an_exit_record_leaves_the_step_interrupted() {
+    let home = Home::new();
+    let rb = runbook(
+        home.path(),
+        "gone.toml",
+        r#"[[phase]]
+id = "p"
+title = "Phase"
+
+[[phase.step]]
+id = "long"
+title = "Runs for a minute"
+run = "printf '\\163tarted\\n'; sleep 60"
+estimate = "1m"
+"#,
+    );
+    let mut tui = home.pty(120, 40, &[OsArg::from("run"), rb.into()]);
+    tui.wait_for_saved(1);
+    tui.send("\r");
+    tui.wait_for("started", TIMEOUT);
+    let id = home.only_session();
+    tui.kill_9();
+    tui.wait_exit(TIMEOUT);
+    // As after a reboot: the supervisor and its command are gone, no exit record.
+    let pid: Value =
+        serde_json::from_slice(&std::fs::read(task_file(&home, &id, "step-long-1.pid")).unwrap())
+            .unwrap();
+    let sup = pid["pid"].as_i64().unwrap() as i32;
+    let group = pid["child_pgid"].as_i64().unwrap() as i32;
+    // SAFETY: plain kill(2) on processes this test started.
+    unsafe {
+        libc::kill(-group, libc::SIGKILL);
+        libc::kill(sup, libc::SIGKILL);
+    }
+    let deadline = Instant::now() + TIMEOUT;
+    while Path::new(&format!("/proc/{sup}")).exists() {
+        let stat = std::fs::read_to_string(format!("/proc/{sup}/stat")).unwrap_or_default();
+        if stat.contains(") Z") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the supervisor did not die");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    let mut again = home.pty(120, 40, &["resume", id.as_str()]);
+    again.wait_for("interrupted", TIMEOUT);
+    again.wait_for("r runs it again", TIMEOUT);
+    // Nothing runs again by itself.
+    std::thread::sleep(Duration::from_millis(500));
+    again.send("q");
+    assert_eq!(again.wait_code(), 0);
+    let status = home.status_json(&id);
+    let step = step_json(&status, "long");
+    assert_eq!(step["status"], "interrupted", "{step:#}");
+    assert_eq!(step["attempts"], 1, "{step:#}");
+    assert!(!task_file(&home, &id, "step-long-2.spec.json").exists());
+}
