@@ -43,6 +43,20 @@ fn wait_file(path: &Path, timeout: Duration) {
     }
 }
 
+/// Starts the only step of runbook `rb` in a fresh screen, waits for `marker` in its
+/// output, then kill -9s the screen: the command carries on alone. Returns the session.
+fn start_then_kill(home: &Home, rb: &Path, marker: &str) -> String {
+    let mut tui = home.pty(120, 40, &[OsArg::from("run"), rb.into()]);
+    tui.wait_for_saved(1);
+    tui.send("\r");
+    tui.wait_for_saved(2);
+    tui.wait_for(marker, TIMEOUT);
+    let id = home.only_session();
+    tui.kill_9();
+    tui.wait_exit(TIMEOUT);
+    id
+}
+
 fn step_json<'a>(status: &'a Value, id: &str) -> &'a Value {
     status["steps"]
         .as_array()
@@ -103,14 +117,7 @@ run = "printf '\\163tarting\\n'; sleep 2; printf '\\147iving up\\n'; exit 3"
 estimate = "1m"
 "#,
     );
-    let mut tui = home.pty(120, 40, &[OsArg::from("run"), rb.clone().into()]);
-    tui.wait_for_saved(1);
-    tui.send("\r");
-    tui.wait_for_saved(2);
-    tui.wait_for("starting", TIMEOUT);
-    let id = home.only_session();
-    tui.kill_9();
-    tui.wait_exit(TIMEOUT);
+    let id = start_then_kill(&home, &rb, "starting");
     wait_file(&task_file(&home, &id, "step-fails-1.exit"), TIMEOUT);
 
     let mut again = home.pty(120, 40, &["resume", id.as_str()]);
@@ -346,13 +353,7 @@ run = "printf '\\146irst-part\\n'; sleep 4; printf '\\163econd-part\\n'; exit 4"
 estimate = "1m"
 "#,
     );
-    let mut tui = home.pty(120, 40, &[OsArg::from("run"), rb.into()]);
-    tui.wait_for_saved(1);
-    tui.send("\r");
-    tui.wait_for("first-part", TIMEOUT);
-    let id = home.only_session();
-    tui.kill_9();
-    tui.wait_exit(TIMEOUT);
+    let id = start_then_kill(&home, &rb, "first-part");
     assert!(
         !task_file(&home, &id, "step-slow-1.exit").exists(),
         "the command should still be running"
@@ -395,13 +396,7 @@ run = "printf '\\163tarted\\n'; sleep 60"
 estimate = "1m"
 "#,
     );
-    let mut tui = home.pty(120, 40, &[OsArg::from("run"), rb.into()]);
-    tui.wait_for_saved(1);
-    tui.send("\r");
-    tui.wait_for("started", TIMEOUT);
-    let id = home.only_session();
-    tui.kill_9();
-    tui.wait_exit(TIMEOUT);
+    let id = start_then_kill(&home, &rb, "started");
     // As after a reboot: the supervisor and its command are gone, no exit record.
     let pid: Value =
         serde_json::from_slice(&std::fs::read(task_file(&home, &id, "step-long-1.pid")).unwrap())

@@ -132,6 +132,17 @@ fn report(app: &mut App, r: Report) -> Vec<Effect> {
     save(app, effects)
 }
 
+fn ok_exit(app: &mut App, task: TaskId) {
+    report(
+        app,
+        Report::Exited {
+            task,
+            exit: exit(Some(0), None),
+            detached: false,
+        },
+    );
+}
+
 fn status(app: &App, id: &str) -> String {
     cutover::run::plan::status(&app.runbook, &app.run, id)
         .word()
@@ -277,14 +288,7 @@ fn backups_run_in_parallel_verify_after_success_and_complete_the_step() {
     select(&mut app, "prepare");
     let e = key(&mut app, KeyCode::Enter);
     save(&mut app, e);
-    report(
-        &mut app,
-        Report::Exited {
-            task: TaskId::step("prepare", 1),
-            exit: exit(Some(0), None),
-            detached: false,
-        },
-    );
+    ok_exit(&mut app, TaskId::step("prepare", 1));
     select(&mut app, "backup");
     let e = key(&mut app, KeyCode::Enter);
     let spawns: Vec<&Effect> = e.iter().filter(|x| matches!(x, Effect::Spawn(_))).collect();
@@ -314,25 +318,11 @@ fn backups_run_in_parallel_verify_after_success_and_complete_the_step() {
     assert_eq!(rest, vec![Effect::Spawn(TaskId::verify("disks", 1))]);
     assert_eq!(app.run.backup("disks").unwrap().status.word(), "verifying");
     // values has no verify: verified on success.
-    report(
-        &mut app,
-        Report::Exited {
-            task: TaskId::backup("values", 1),
-            exit: exit(Some(0), None),
-            detached: false,
-        },
-    );
+    ok_exit(&mut app, TaskId::backup("values", 1));
     assert_eq!(app.run.backup("values").unwrap().status.word(), "verified");
     assert_eq!(status(&app, "backup"), "running");
     assert_eq!(status(&app, "upgrade"), "blocked");
-    report(
-        &mut app,
-        Report::Exited {
-            task: TaskId::verify("disks", 1),
-            exit: exit(Some(0), None),
-            detached: false,
-        },
-    );
+    ok_exit(&mut app, TaskId::verify("disks", 1));
     assert_eq!(app.run.backup("disks").unwrap().status.word(), "verified");
     assert_eq!(status(&app, "backup"), "done");
     assert_eq!(status(&app, "upgrade"), "pending");
@@ -358,14 +348,7 @@ fn a_failed_backup_fails_the_step_naming_it_and_a_rerun_takes_only_what_is_not_v
         other => panic!("{other:?}"),
     }
     save(&mut app, e);
-    report(
-        &mut app,
-        Report::Exited {
-            task: TaskId::backup("values", 1),
-            exit: exit(Some(0), None),
-            detached: false,
-        },
-    );
+    ok_exit(&mut app, TaskId::backup("values", 1));
     report(
         &mut app,
         Report::Exited {
@@ -388,36 +371,15 @@ fn a_confirm_step_starts_only_on_its_typed_id() {
     select(&mut app, "prepare");
     let e = key(&mut app, KeyCode::Enter);
     save(&mut app, e);
-    report(
-        &mut app,
-        Report::Exited {
-            task: TaskId::step("prepare", 1),
-            exit: exit(Some(0), None),
-            detached: false,
-        },
-    );
+    ok_exit(&mut app, TaskId::step("prepare", 1));
     select(&mut app, "backup");
     let e = key(&mut app, KeyCode::Enter);
     save(&mut app, e);
     for t in [TaskId::backup("values", 1), TaskId::verify("disks", 1)] {
         if t.kind == cutover::runner::TaskKind::Verify {
-            report(
-                &mut app,
-                Report::Exited {
-                    task: TaskId::backup("disks", 1),
-                    exit: exit(Some(0), None),
-                    detached: false,
-                },
-            );
+            ok_exit(&mut app, TaskId::backup("disks", 1));
         }
-        report(
-            &mut app,
-            Report::Exited {
-                task: t,
-                exit: exit(Some(0), None),
-                detached: false,
-            },
-        );
+        ok_exit(&mut app, t);
     }
     select(&mut app, "upgrade");
     assert_eq!(status(&app, "upgrade"), "pending");
@@ -485,17 +447,6 @@ fn output_reports_fill_the_view_without_touching_the_journal() {
     assert_eq!(out.ring.len(), 3);
     assert_eq!(out.ring.get(2).map(|l| l.text.as_str()), Some("50%"));
     assert_eq!(app.shown_task(), Some(TaskId::step("prepare", 1)));
-}
-
-fn ok_exit(app: &mut App, task: TaskId) {
-    report(
-        app,
-        Report::Exited {
-            task,
-            exit: exit(Some(0), None),
-            detached: false,
-        },
-    );
 }
 
 /// `prepare` done, the backup step started: both backups running.

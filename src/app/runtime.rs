@@ -153,16 +153,7 @@ fn spawn_task(app: &App, tasks: &Tasks, task: &TaskId, tx: &tokio::sync::mpsc::S
     let started = Timestamp::now();
     let failed = |why: String| {
         tracing::error!(task = %task.name(), "cannot start: {why}");
-        let rec = ExitRecord {
-            exit: None,
-            signal: None,
-            timed_out: false,
-            cancelled: false,
-            expect_matched: None,
-            started,
-            ended: Timestamp::now(),
-            error: Some(why),
-        };
+        let rec = ExitRecord::not_started(started, why);
         if let Err(e) = tasks
             .dir
             .ensure()

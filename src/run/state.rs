@@ -120,20 +120,13 @@ impl Attempt {
         if self.finished_at.is_none() {
             return "running".into();
         }
-        let mut s = match (self.exit, self.signal) {
-            (_, Some(sig)) => format!("killed by {}", crate::runner::task::signal_name(sig)),
-            (Some(code), None) => format!("exit {code}"),
-            (None, None) => "failed".to_string(),
-        };
-        if self.timed_out {
-            s.push_str(" after its timeout");
-        }
-        if self.cancelled {
-            s.push_str(", cancelled");
-        }
-        if self.expect_matched == Some(false) {
-            s.push_str(", expected output not found");
-        }
+        let mut s = crate::runner::task::describe_end(
+            self.exit,
+            self.signal,
+            self.timed_out,
+            self.cancelled,
+            self.expect_matched,
+        );
         if let Some(d) = &self.detail {
             s.push_str(": ");
             s.push_str(d);

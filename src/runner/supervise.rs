@@ -104,17 +104,7 @@ pub fn main(spec_path: &Path) -> u8 {
         if let Some(log) = log {
             note(log, &error);
         }
-        let rec = ExitRecord {
-            exit: None,
-            signal: None,
-            timed_out: false,
-            cancelled: false,
-            expect_matched: None,
-            started,
-            ended: Timestamp::now(),
-            error: Some(error),
-        };
-        match tasks.write_exit(&spec.task, &rec) {
+        match tasks.write_exit(&spec.task, &ExitRecord::not_started(started, error)) {
             Ok(()) => EX_UNAVAILABLE,
             Err(_) => EX_IOERR,
         }

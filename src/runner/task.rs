@@ -137,6 +137,21 @@ pub struct ExitRecord {
 }
 
 impl ExitRecord {
+    /// The record of a command that never started (no shell, bad workdir, no
+    /// supervisor): a failure with the reason, never a step stuck in `running`.
+    pub fn not_started(started: Timestamp, why: String) -> ExitRecord {
+        ExitRecord {
+            exit: None,
+            signal: None,
+            timed_out: false,
+            cancelled: false,
+            expect_matched: None,
+            started,
+            ended: Timestamp::now(),
+            error: Some(why),
+        }
+    }
+
     pub fn success(&self) -> bool {
         self.exit == Some(0)
             && self.signal.is_none()
@@ -146,29 +161,47 @@ impl ExitRecord {
             && self.error.is_none()
     }
 
-    /// `exit 0`, `exit 3`, `killed by SIGKILL after timeout`, ...: never "exit 0" for a
-    /// process a signal ended.
+    /// `exit 0`, `exit 3`, `killed by SIGKILL after its timeout`, ...
     pub fn describe(&self) -> String {
-        let mut s = match (self.exit, self.signal) {
-            (_, Some(sig)) => format!("killed by {}", signal_name(sig)),
-            (Some(code), None) => format!("exit {code}"),
-            (None, None) => "did not start".to_string(),
-        };
-        if self.timed_out {
-            s.push_str(" after its timeout");
-        }
-        if self.cancelled {
-            s.push_str(", cancelled");
-        }
-        if self.expect_matched == Some(false) {
-            s.push_str(", expected output not found");
-        }
+        let mut s = describe_end(
+            self.exit,
+            self.signal,
+            self.timed_out,
+            self.cancelled,
+            self.expect_matched,
+        );
         if let Some(e) = &self.error {
             s.push_str(": ");
             s.push_str(e);
         }
         s
     }
+}
+
+/// How a process ended, in the words the screen, the report and the flash all use:
+/// never "exit 0" for a process a signal ended.
+pub fn describe_end(
+    exit: Option<i32>,
+    signal: Option<i32>,
+    timed_out: bool,
+    cancelled: bool,
+    expect_matched: Option<bool>,
+) -> String {
+    let mut s = match (exit, signal) {
+        (_, Some(sig)) => format!("killed by {}", signal_name(sig)),
+        (Some(code), None) => format!("exit {code}"),
+        (None, None) => "did not start".to_string(),
+    };
+    if timed_out {
+        s.push_str(" after its timeout");
+    }
+    if cancelled {
+        s.push_str(", cancelled");
+    }
+    if expect_matched == Some(false) {
+        s.push_str(", expected output not found");
+    }
+    s
 }
 
 pub fn signal_name(sig: i32) -> String {
