@@ -84,9 +84,14 @@ pub fn render(frame: &mut Frame, app: &App, now: Timestamp) {
         ])
         .areas(body);
         window::render(frame, app, th, now, win, true);
+        // With the checklist focused, a running step shows its output; once it ends,
+        // the step pane says how and what next (`tab` reaches the output).
         let second = match app.view.focus {
             Pane::Backups => Pane::Backups,
             Pane::Output => Pane::Output,
+            Pane::Checklist if app.shown_task().is_some_and(|t| app.is_running(&t)) => {
+                Pane::Output
+            }
             _ => Pane::Detail,
         };
         if rest.height >= 16 {

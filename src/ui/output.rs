@@ -18,12 +18,18 @@ pub fn render(frame: &mut Frame, app: &App, th: Theme, area: Rect, focused: bool
         .as_ref()
         .and_then(|t| app.view.outputs.get(&(t.kind, t.id.clone())))
         .filter(|o| task.as_ref().is_some_and(|t| o.task.attempt == t.attempt));
-    let mode = match app.view.output_scroll {
-        None => "following".to_string(),
-        Some(n) => format!("{n} lines back"),
+    // Running: whether it follows; ended: how, so the pane alone tells the story.
+    let ended = task
+        .as_ref()
+        .filter(|t| !app.is_running(t))
+        .and_then(|t| attempt_outcome(app, t));
+    let mode = match (app.view.output_scroll, ended) {
+        (Some(n), _) => format!("{n} lines back"),
+        (None, Some(how)) => how,
+        (None, None) => "following".to_string(),
     };
     let title = match &task {
-        Some(t) => format!("Output{}{t}{}{mode}", th.sep(), th.sep()),
+        Some(t) => format!("Output{}{t}{}{}", th.sep(), th.sep(), super::theme::clean(&mode)),
         None => "Output".to_string(),
     };
     let block = pane_block(th, &title, focused);
@@ -76,6 +82,26 @@ pub fn render(frame: &mut Frame, app: &App, th: Theme, area: Rect, focused: bool
         }
     }
     frame.render_widget(Paragraph::new(lines), inner);
+}
+
+/// How the attempt behind `task` ended, short enough for a title: `exit 3`, `killed by
+/// SIGKILL`, `interrupted` (the step pane has the whole story).
+fn attempt_outcome(app: &App, task: &crate::runner::TaskId) -> Option<String> {
+    use crate::runner::TaskKind;
+    let history = match task.kind {
+        TaskKind::Step => &app.run.step(&task.id)?.history,
+        TaskKind::Backup => &app.run.backup(&task.id)?.history,
+        TaskKind::Verify => {
+            let b = app.run.backup(&task.id)?;
+            return Some(b.status.word().to_string());
+        }
+    };
+    let a = history.iter().rfind(|a| a.attempt == task.attempt)?;
+    Some(if a.interrupted {
+        "interrupted".to_string()
+    } else {
+        crate::runner::task::describe_end(a.exit, a.signal, false, false, None)
+    })
 }
 
 /// A sanitized line as spans; with colour off, the text alone.
