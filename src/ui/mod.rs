@@ -89,9 +89,7 @@ pub fn render(frame: &mut Frame, app: &App, now: Timestamp) {
         let second = match app.view.focus {
             Pane::Backups => Pane::Backups,
             Pane::Output => Pane::Output,
-            Pane::Checklist if app.shown_task().is_some_and(|t| app.is_running(&t)) => {
-                Pane::Output
-            }
+            Pane::Checklist if app.shown_task().is_some_and(|t| app.is_running(&t)) => Pane::Output,
             _ => Pane::Detail,
         };
         if rest.height >= 16 {

@@ -29,7 +29,12 @@ pub fn render(frame: &mut Frame, app: &App, th: Theme, area: Rect, focused: bool
         (None, None) => "following".to_string(),
     };
     let title = match &task {
-        Some(t) => format!("Output{}{t}{}{}", th.sep(), th.sep(), super::theme::clean(&mode)),
+        Some(t) => format!(
+            "Output{}{t}{}{}",
+            th.sep(),
+            th.sep(),
+            super::theme::clean(&mode)
+        ),
         None => "Output".to_string(),
     };
     let block = pane_block(th, &title, focused);
