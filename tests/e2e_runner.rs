@@ -431,3 +431,46 @@ estimate = "1m"
     assert_eq!(step["attempts"], 1, "{step:#}");
     assert!(!task_file(&home, &id, "step-long-2.spec.json").exists());
 }
+
+#[test]
+fn a_hangup_of_the_screen_leaves_the_command_running_to_its_end() {
+    let home = Home::new();
+    let rb = runbook(
+        home.path(),
+        "hangup.toml",
+        r#"[[phase]]
+id = "p"
+title = "Phase"
+
+[[phase.step]]
+id = "upgrade"
+title = "Outlives the SSH link"
+run = "printf '\\150alf way\\n'; sleep 3; printf '\\141ll done\\n'; exit 5"
+estimate = "1m"
+"#,
+    );
+    let mut tui = home.pty(120, 40, &[OsArg::from("run"), rb.into()]);
+    tui.wait_for_saved(1);
+    tui.send("\r");
+    tui.wait_for_saved(2);
+    tui.wait_for("half way", TIMEOUT);
+    let id = home.only_session();
+    // What a dropped SSH link does to the screen's session.
+    tui.signal(libc::SIGHUP);
+    tui.wait_exit(TIMEOUT);
+    tui.assert_restored();
+    let said = tui.raw_text();
+    assert!(
+        said.contains("Still running without the screen") && said.contains("upgrade (attempt 1)"),
+        "leaving says what still runs: {said:?}"
+    );
+    wait_file(&task_file(&home, &id, "step-upgrade-1.exit"), TIMEOUT);
+
+    let mut again = home.pty(120, 40, &["resume", id.as_str()]);
+    again.wait_for("exit 5 (finished while detached)", TIMEOUT);
+    again.wait_for("all done", TIMEOUT);
+    again.send("q");
+    assert_eq!(again.wait_code(), 0);
+    let status = home.status_json(&id);
+    assert_eq!(step_json(&status, "upgrade")["exit"], 5);
+}
