@@ -536,11 +536,11 @@ fn a_lost_verify_fails_the_check_not_the_backup() {
         "the backup's own exit is kept"
     );
     assert!(!disks.history[0].interrupted);
-    assert_eq!(status(&app, "backup"), "failed");
-    let detail = app.run.step("backup").unwrap().history[0].detail.clone();
+    // The step cannot know whether the check still runs: interrupted, not failed.
+    assert_eq!(status(&app, "backup"), "interrupted");
     assert_eq!(
-        detail.as_deref(),
-        Some("backup `disks` failed: verify interrupted: it was never started (no task files)")
+        app.run.backup("disks").unwrap().verify.as_deref(),
+        Some("verify interrupted: it was never started (no task files)")
     );
 }
 
@@ -641,4 +641,76 @@ fn a_finish_of_an_older_attempt_never_rewinds_a_newer_one() {
         }])],
     );
     assert_eq!(status(&app, "prepare"), "running");
+}
+
+#[test]
+fn a_gate_override_does_not_skip_the_unverified_backup_question() {
+    let mut app = app();
+    // `prepare` not done, backups never taken.
+    select(&mut app, "backup");
+    key(&mut app, KeyCode::Char('d'));
+    match app.view.dialog.as_ref().map(|d| &d.purpose) {
+        Some(Purpose::DoneAnyway { why, .. }) => assert_eq!(
+            why,
+            "backups not verified: disks, values; it also needs prepare done first"
+        ),
+        other => panic!("{other:?}"),
+    }
+    type_text(&mut app, "taken by the storage team");
+    let e = key(&mut app, KeyCode::Enter);
+    let Effect::Record(events) = &e[0] else {
+        panic!("{e:?}")
+    };
+    assert!(
+        matches!(&events[0], Event::GateOverridden { .. }),
+        "{events:?}"
+    );
+    assert!(
+        matches!(&events[1], Event::NoteAdded { text, .. } if text.starts_with("marked done by hand"))
+    );
+    assert!(matches!(&events[2], Event::StepDone { .. }));
+}
+
+#[test]
+fn reopening_a_failed_command_does_not_let_one_key_mark_it_done() {
+    let mut app = app();
+    select(&mut app, "prepare");
+    let e = key(&mut app, KeyCode::Enter);
+    save(&mut app, e);
+    report(
+        &mut app,
+        Report::Exited {
+            task: TaskId::step("prepare", 1),
+            exit: exit(Some(2), None),
+            detached: false,
+        },
+    );
+    let e = key(&mut app, KeyCode::Char('u'));
+    save(&mut app, e);
+    assert_eq!(status(&app, "prepare"), "pending");
+    assert!(key(&mut app, KeyCode::Char('d')).is_empty());
+    assert!(matches!(
+        app.view.dialog.as_ref().map(|d| &d.purpose),
+        Some(Purpose::DoneAnyway { why, .. }) if why.contains("last run failed (exit 2)")
+    ));
+}
+
+#[test]
+fn after_a_lost_verify_taking_the_backup_again_needs_the_typed_id() {
+    let mut app = backups_running();
+    ok_exit(&mut app, TaskId::backup("values", 1));
+    ok_exit(&mut app, TaskId::backup("disks", 1));
+    report(
+        &mut app,
+        Report::Lost {
+            task: TaskId::verify("disks", 1),
+            why: "its supervisor is gone".into(),
+        },
+    );
+    assert_eq!(status(&app, "backup"), "interrupted");
+    assert!(key(&mut app, KeyCode::Char('r')).is_empty());
+    assert!(matches!(
+        app.view.dialog.as_ref().map(|d| &d.purpose),
+        Some(Purpose::ConfirmStart { .. })
+    ));
 }

@@ -335,6 +335,17 @@ fn start_effects(
                 });
                 spawns.push(Effect::Spawn(TaskId::backup(b, n)));
             }
+            let all_verified = backups_of(app, &step).iter().all(|b| {
+                app.run
+                    .backup(b)
+                    .is_some_and(|s| s.status == BackupStatus::Verified)
+            });
+            if spawns.is_empty() && !all_verified {
+                app.view.flash = Some(Flash::warn(format!(
+                    "`{step}`: its backups are already running"
+                )));
+                return Vec::new();
+            }
             if spawns.is_empty() {
                 events.push(Event::StepFinished {
                     step: step.clone(),
@@ -569,10 +580,12 @@ fn on_lost(app: &mut App, task: TaskId, why: String) -> Vec<Effect> {
                 detached: false,
                 ended: None,
             }];
+            // The step, though, is interrupted: the lost check may still be running,
+            // so taking the backup again needs the typed id.
             events.extend(backup_step_completion(
                 app,
                 &task.id,
-                BackupStatus::Failed,
+                BackupStatus::Interrupted,
                 &how,
             ));
             vec![Effect::Record(events)]
@@ -621,9 +634,21 @@ fn settle_backup_step(
         return None;
     }
     let list = backups_of(app, step);
+    // A backup last started before this attempt of the step was not part of it (the
+    // screen died before saving its start): count it as not started.
+    let step_started = state.started_at;
     let status_of = |b: &str| match change {
         Some((c, now, _)) if c == b => Some(now),
-        _ => app.run.backup(b).map(|s| s.status),
+        _ => app.run.backup(b).map(|s| {
+            let stale = s.status != BackupStatus::Verified
+                && s.started_at
+                    .is_none_or(|t| step_started.is_some_and(|st| t < st));
+            if stale {
+                BackupStatus::Interrupted
+            } else {
+                s.status
+            }
+        }),
     };
     let statuses: Vec<(&str, Option<BackupStatus>)> =
         list.iter().map(|b| (b.as_str(), status_of(b))).collect();
@@ -706,6 +731,17 @@ fn mark_done(app: &mut App) -> Vec<Effect> {
             .step(&step)
             .is_some_and(|s| s.override_reason.is_none());
     let unmet = plan::unmet(&app.runbook, &app.run, &step);
+    // A step whose run failed or is unknown, or whose backups are unverified, asks its
+    // own question first; one typed reason then also covers an unmet gate.
+    if !matches!(status, StepStatus::Done | StepStatus::Running)
+        && let Some(mut why) = done_needs_reason(app, &step, status)
+    {
+        if gated && !unmet.is_empty() {
+            why.push_str(&format!("; it also needs {} done first", unmet.join(", ")));
+        }
+        app.view.dialog = Some(Dialog::new(Purpose::DoneAnyway { step, why }));
+        return Vec::new();
+    }
     if gated && !unmet.is_empty() {
         app.view.dialog = Some(Dialog::new(Purpose::Override { step, unmet }));
         return Vec::new();
@@ -720,10 +756,6 @@ fn mark_done(app: &mut App) -> Vec<Effect> {
             Vec::new()
         }
         _ => {
-            if let Some(why) = done_needs_reason(app, &step, status) {
-                app.view.dialog = Some(Dialog::new(Purpose::DoneAnyway { step, why }));
-                return Vec::new();
-            }
             let needs_note = app.runbook.step(&step).is_some_and(|s| s.notes_required)
                 && app.run.step(&step).is_some_and(|s| s.notes.is_empty());
             if needs_note {
@@ -741,27 +773,42 @@ fn mark_done(app: &mut App) -> Vec<Effect> {
 /// (the rollback depends on them, so one key must not wave them through).
 fn done_needs_reason(app: &App, step: &str, status: StepStatus) -> Option<String> {
     let kind = app.runbook.step(step)?.kind();
-    match (kind, status) {
-        (StepKind::Command | StepKind::Backup, StepStatus::Failed) => {
-            Some(format!("`{step}` failed"))
-        }
-        (StepKind::Command | StepKind::Backup, StepStatus::Interrupted) => {
-            Some(format!("the outcome of `{step}` is unknown"))
-        }
-        (StepKind::Backup, _) => {
-            let unverified: Vec<String> = backups_of(app, step)
-                .into_iter()
-                .filter(|b| {
-                    app.run
-                        .backup(b)
-                        .is_none_or(|s| s.status != BackupStatus::Verified)
-                })
-                .collect();
-            (!unverified.is_empty())
-                .then(|| format!("backups not verified: {}", unverified.join(", ")))
-        }
-        _ => None,
+    if !matches!(kind, StepKind::Command | StepKind::Backup) {
+        return None;
     }
+    match status {
+        StepStatus::Failed => return Some(format!("`{step}` failed")),
+        StepStatus::Interrupted => return Some(format!("the outcome of `{step}` is unknown")),
+        _ => {}
+    }
+    // Reopened after a bad run: the run still happened.
+    if let Some(a) = app.run.step(step).and_then(|s| s.history.last()) {
+        if a.interrupted || a.finished_at.is_none() {
+            return Some(format!("the outcome of `{step}`'s last run is unknown"));
+        }
+        let ok = a.exit == Some(0)
+            && a.signal.is_none()
+            && !a.timed_out
+            && !a.cancelled
+            && a.expect_matched != Some(false);
+        if !ok && kind == StepKind::Command {
+            return Some(format!("`{step}`'s last run failed ({})", a.outcome()));
+        }
+    }
+    if kind == StepKind::Backup {
+        let unverified: Vec<String> = backups_of(app, step)
+            .into_iter()
+            .filter(|b| {
+                app.run
+                    .backup(b)
+                    .is_none_or(|s| s.status != BackupStatus::Verified)
+            })
+            .collect();
+        if !unverified.is_empty() {
+            return Some(format!("backups not verified: {}", unverified.join(", ")));
+        }
+    }
+    None
 }
 
 /// The backups a backup step lists, each once, in its order.
@@ -911,13 +958,25 @@ fn submit_dialog(app: &mut App) -> Vec<Effect> {
         }
         Purpose::DoneAnyway { step, .. } => {
             advance_after(app, &step);
-            vec![Effect::Record(vec![
-                Event::NoteAdded {
+            let mut events = Vec::new();
+            let unmet = plan::unmet(&app.runbook, &app.run, &step);
+            let overridden = app
+                .run
+                .step(&step)
+                .is_some_and(|s| s.override_reason.is_some());
+            if !unmet.is_empty() && !overridden {
+                events.push(Event::GateOverridden {
                     step: step.clone(),
-                    text: format!("marked done by hand: {text}"),
-                },
-                Event::StepDone { step },
-            ])]
+                    unmet,
+                    reason: text.clone(),
+                });
+            }
+            events.push(Event::NoteAdded {
+                step: step.clone(),
+                text: format!("marked done by hand: {text}"),
+            });
+            events.push(Event::StepDone { step });
+            vec![Effect::Record(events)]
         }
         Purpose::MarkFailed { step } => {
             vec![Effect::Record(vec![Event::StepFailed {

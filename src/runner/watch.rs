@@ -324,15 +324,24 @@ fn skip_ahead(f: &mut std::fs::File) -> Option<u64> {
     if len.saturating_sub(pos) <= SKIP_AHEAD {
         return None;
     }
-    f.seek(SeekFrom::Start(len - TAIL_BYTES)).ok()?;
-    let mut byte = [0u8; 1];
-    while let Ok(1) = f.read(&mut byte) {
-        if byte[0] == b'\n' {
-            break;
-        }
-    }
+    seek_to_line_start(f, len - TAIL_BYTES)?;
     let now = f.stream_position().ok()?;
     Some(now.saturating_sub(pos))
+}
+
+/// Positions `f` just after the first line end (`\n` or `\r`) in the 64 KiB from `from`,
+/// so display starts on a line rather than mid-line or mid-character; at `from` itself
+/// when there is none (one huge line: its tail is shown, cut).
+fn seek_to_line_start(f: &mut std::fs::File, from: u64) -> Option<()> {
+    f.seek(SeekFrom::Start(from)).ok()?;
+    let mut buf = vec![0u8; CHUNK];
+    let n = f.read(&mut buf).ok()?;
+    let skip = buf[..n]
+        .iter()
+        .position(|b| matches!(b, b'\n' | b'\r'))
+        .map_or(0, |i| i + 1);
+    f.seek(SeekFrom::Start(from + skip as u64)).ok()?;
+    Some(())
 }
 
 /// `18.2 MB`, for the skipped-output note.
@@ -362,14 +371,7 @@ fn open_log(path: &std::path::Path, tail_only: bool) -> Option<std::fs::File> {
     if tail_only {
         let len = f.metadata().map(|m| m.len()).unwrap_or(0);
         if len > TAIL_BYTES {
-            let _ = f.seek(SeekFrom::Start(len - TAIL_BYTES));
-            // Start on a line boundary rather than mid-line (or mid-character).
-            let mut byte = [0u8; 1];
-            while let Ok(1) = f.read(&mut byte) {
-                if byte[0] == b'\n' {
-                    break;
-                }
-            }
+            seek_to_line_start(&mut f, len - TAIL_BYTES)?;
         }
     }
     Some(f)

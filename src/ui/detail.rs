@@ -69,7 +69,7 @@ pub fn render(frame: &mut Frame, app: &App, th: Theme, now: Timestamp, area: Rec
         let took = match a.finished_at {
             Some(f) => hms(f.duration_since(a.started_at)),
             // An interrupted run has no end to count to.
-            None if a.interrupted => "ended unseen".to_string(),
+            None if a.interrupted => "end not seen".to_string(),
             None => format!("{} so far", hms(now.duration_since(a.started_at))),
         };
         let style = match status {

@@ -105,7 +105,13 @@ fn attempt_outcome(app: &App, task: &crate::runner::TaskId) -> Option<String> {
     Some(if a.interrupted {
         "interrupted".to_string()
     } else {
-        crate::runner::task::describe_end(a.exit, a.signal, false, false, None)
+        crate::runner::task::describe_end(
+            a.exit,
+            a.signal,
+            a.timed_out,
+            a.cancelled,
+            a.expect_matched,
+        )
     })
 }
 
