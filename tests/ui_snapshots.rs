@@ -370,3 +370,29 @@ fn failed_command_shows_how_it_ended() {
         .unwrap();
     insta::assert_snapshot!(draw(&app, 80, 24, now()).backend());
 }
+
+#[test]
+fn a_short_backups_pane_keeps_the_selected_backup_in_view_and_counts_the_rest() {
+    let mut app = running_backups();
+    app.view.focus = cutover::app::Pane::Backups;
+    let text = |t: &Terminal<TestBackend>| {
+        let buf = t.backend().buffer();
+        let area = buf.area;
+        (0..area.height)
+            .map(|y| {
+                (0..area.width)
+                    .map(|x| buf[(x, y)].symbol())
+                    .collect::<String>()
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    // Four rows of backups (two each while busy) in a pane with room for two (60x10).
+    app.view.backup_selected = 0;
+    let first = text(&draw(&app, 60, 10, ts("2026-11-28T21:52:12Z")));
+    assert!(first.contains("Helm user values"), "{first}");
+    assert!(first.contains("more rows"), "{first}");
+    app.view.backup_selected = 1;
+    let second = text(&draw(&app, 60, 10, ts("2026-11-28T21:52:12Z")));
+    assert!(second.contains("Disk snapshots"), "{second}");
+}

@@ -23,6 +23,7 @@ pub fn render(frame: &mut Frame, app: &App, th: Theme, now: Timestamp, area: Rec
     frame.render_widget(block, area);
     let width = inner.width as usize;
     let mut lines: Vec<Line> = Vec::new();
+    let mut selected_row = 0;
     if app.runbook.file.backups.is_empty() {
         lines.push(Line::from(Span::styled(
             "this runbook declares no backups",
@@ -34,6 +35,9 @@ pub fn render(frame: &mut Frame, app: &App, th: Theme, now: Timestamp, area: Rec
             continue;
         };
         let marked = focused && app.view.focus == Pane::Backups && i == app.view.backup_selected;
+        if i == app.view.backup_selected {
+            selected_row = lines.len();
+        }
         let glyph = th.backup_glyph(state.status);
         let (right, below) = right_part(app, th, b, state, now, width.saturating_sub(2));
         let left_w = width.saturating_sub(right.width() + glyph.width() + 2);
@@ -59,7 +63,28 @@ pub fn render(frame: &mut Frame, app: &App, th: Theme, now: Timestamp, area: Rec
             )));
         }
     }
-    frame.render_widget(Paragraph::new(lines), inner);
+    // More rows than room: keep the selected backup in view when the pane has focus,
+    // and say how many rows are out of view so nothing fails unseen.
+    let height = inner.height as usize;
+    let total = lines.len();
+    let offset = if total > height && focused {
+        (selected_row + 2)
+            .saturating_sub(height)
+            .min(total - height)
+    } else {
+        0
+    };
+    let mut shown: Vec<Line> = lines.into_iter().skip(offset).take(height).collect();
+    let hidden = total.saturating_sub(offset + shown.len());
+    if hidden > 0
+        && let Some(last) = shown.last_mut()
+    {
+        *last = Line::from(Span::styled(
+            format!("… {} more rows (tab here, then j/k)", hidden + 1),
+            th.warn(),
+        ));
+    }
+    frame.render_widget(Paragraph::new(shown), inner);
 }
 
 /// The state word (and, when finished, size and time) on the title row; while it runs,
