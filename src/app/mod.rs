@@ -68,13 +68,7 @@ impl App {
                 Some(TaskId::step(&state.id, state.attempts))
             }
             StepKind::Backup => {
-                let list: Vec<&str> = def
-                    .backups
-                    .as_ref()?
-                    .get_ref()
-                    .iter()
-                    .map(|b| b.get_ref().as_str())
-                    .collect();
+                let list = def.backup_ids();
                 let status = |b: &&str| self.run.backup(b).map(|s| s.status);
                 // A backup still taking its copy says the most; a verify is usually
                 // quick and quiet.

@@ -340,14 +340,15 @@ async fn event_loop(
                 continue;
             }
             Some(report) = reports.recv() => {
-                let is_output = matches!(report, Report::Output { .. });
-                let msg = Msg::Task(report);
-                if is_output {
-                    let _ = update(&mut app, msg);
-                    output_dirty = true;
+                if let Report::Output { task, progress, .. } = &report {
+                    // Output of a task nobody is looking at changes nothing on screen
+                    // (a backup's progress does: its gauge).
+                    let visible = progress.is_some() || app.shown_task().as_ref() == Some(task);
+                    let _ = update(&mut app, Msg::Task(report));
+                    output_dirty |= visible;
                     continue;
                 }
-                msg
+                Msg::Task(report)
             }
             ev = events.next() => match ev {
                 Some(Ok(TermEvent::Key(k))) if k.kind == KeyEventKind::Press => Msg::Key(k),
@@ -397,7 +398,15 @@ async fn event_loop(
                     for r in &records {
                         app.apply(r);
                     }
-                    refresh_artifacts(&mut app);
+                    // Artifacts appear when a backup ends; nothing else moves them.
+                    if records.iter().any(|r| {
+                        matches!(
+                            r.event,
+                            Event::BackupFinished { .. } | Event::BackupVerified { .. }
+                        )
+                    }) {
+                        refresh_artifacts(&mut app);
+                    }
                     if let Some(err) = error {
                         app.view.journal_error = Some(err);
                         unsaved = true;

@@ -610,15 +610,14 @@ fn on_lost(app: &mut App, task: TaskId, why: String) -> Vec<Effect> {
     }
 }
 
-/// When `backup` settles as `now`, the running backup steps that list it and have
-/// nothing else in flight finish: done when every backup is verified, failed naming the
-/// backup that failed, interrupted when one was lost.
+/// When `backup` settles as `now`, the running backup step that takes it finishes if
+/// nothing else of it is in flight: done when every backup is verified, failed naming
+/// the backup that failed, interrupted when one was lost.
 fn backup_step_completion(app: &App, backup: &str, now: BackupStatus, how: &str) -> Vec<Event> {
     app.runbook
-        .steps()
-        .map(|(_, def)| def.id.get_ref())
-        .filter(|id| backups_of(app, id).iter().any(|b| b == backup))
-        .filter_map(|id| settle_backup_step(app, id, Some((backup, now, how))))
+        .backup_step(backup)
+        .and_then(|s| settle_backup_step(app, s.id.get_ref(), Some((backup, now, how))))
+        .into_iter()
         .collect()
 }
 
@@ -811,17 +810,11 @@ fn done_needs_reason(app: &App, step: &str, status: StepStatus) -> Option<String
     None
 }
 
-/// The backups a backup step lists, each once, in its order.
+/// The backups a backup step takes, owned, so `app` stays free to change.
 fn backups_of(app: &App, step: &str) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    if let Some(list) = app.runbook.step(step).and_then(|s| s.backups.as_ref()) {
-        for b in list.get_ref() {
-            if !out.contains(b.get_ref()) {
-                out.push(b.get_ref().clone());
-            }
-        }
-    }
-    out
+    app.runbook.step(step).map_or_else(Vec::new, |s| {
+        s.backup_ids().into_iter().map(String::from).collect()
+    })
 }
 
 /// Moves the selection to the next step after `step` that still needs doing, so that

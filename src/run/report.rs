@@ -77,19 +77,12 @@ pub struct StepInfo {
     pub history: Vec<AttemptInfo>,
 }
 
+/// An attempt as the journal tells it, plus its length and its outcome in words.
 #[derive(Debug, Serialize)]
 pub struct AttemptInfo {
-    pub attempt: u32,
-    pub started_at: Timestamp,
-    pub finished_at: Option<Timestamp>,
+    #[serde(flatten)]
+    pub attempt: Attempt,
     pub seconds: Option<i64>,
-    pub exit: Option<i32>,
-    pub signal: Option<i32>,
-    pub timed_out: bool,
-    pub cancelled: bool,
-    pub expect_matched: Option<bool>,
-    pub detached: bool,
-    pub interrupted: bool,
     /// The same outcome in words, as the screen shows it.
     pub outcome: String,
 }
@@ -98,20 +91,11 @@ fn attempts(history: &[Attempt]) -> Vec<AttemptInfo> {
     history
         .iter()
         .map(|a| AttemptInfo {
-            attempt: a.attempt,
-            started_at: a.started_at,
-            finished_at: a.finished_at,
             seconds: a
                 .finished_at
                 .map(|f| f.duration_since(a.started_at).as_secs()),
-            exit: a.exit,
-            signal: a.signal,
-            timed_out: a.timed_out,
-            cancelled: a.cancelled,
-            expect_matched: a.expect_matched,
-            detached: a.detached,
-            interrupted: a.interrupted,
             outcome: a.outcome(),
+            attempt: a.clone(),
         })
         .collect()
 }

@@ -131,6 +131,13 @@ impl Runbook {
             .find(|p| p.steps.iter().any(|s| s.id.get_ref() == step_id))
     }
 
+    /// The one step that takes backup `id`.
+    pub fn backup_step(&self, id: &str) -> Option<&Step> {
+        self.steps()
+            .map(|(_, s)| s)
+            .find(|s| s.backup_ids().contains(&id))
+    }
+
     pub fn backup(&self, id: &str) -> Option<&Backup> {
         self.file.backups.iter().find(|b| b.id.get_ref() == id)
     }

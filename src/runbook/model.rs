@@ -226,4 +226,12 @@ impl Step {
     pub fn kind(&self) -> StepKind {
         self.kinds().first().map_or(StepKind::Manual, |k| k.0)
     }
+
+    /// The backups this step takes, in its order (validate refuses a repeat, and a
+    /// backup taken by two steps).
+    pub fn backup_ids(&self) -> Vec<&str> {
+        self.backups.as_ref().map_or_else(Vec::new, |l| {
+            l.get_ref().iter().map(|b| b.get_ref().as_str()).collect()
+        })
+    }
 }

@@ -126,9 +126,32 @@ fn heap(line: &OutLine) -> usize {
     line.text.capacity() + line.styles.capacity() * size_of::<StyleRun>()
 }
 
+/// `14 KB`, `3.2 GB`: powers of 1024, as `ls -h` and `du -h` show them.
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 || value >= 10.0 {
+        format!("{value:.0} {}", UNITS[unit])
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_read_like_du() {
+        assert_eq!(human_size(512), "512 B");
+        assert_eq!(human_size(14 * 1024), "14 KB");
+        assert_eq!(human_size(3 * 1024 * 1024 + 200 * 1024), "3.2 MB");
+    }
     use crate::runner::sanitize::Sgr;
 
     fn line(text: &str) -> OutLine {

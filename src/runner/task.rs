@@ -267,40 +267,38 @@ impl TaskDir {
 
     /// Creates the directory (0700) if needed.
     pub fn ensure(&self) -> Result<(), TaskError> {
-        use std::os::unix::fs::DirBuilderExt;
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&self.dir)
-            .map_err(|source| TaskError::Io {
-                action: "create the task directory",
-                path: self.dir.clone(),
-                source,
-            })
+        crate::session::store::mkdir_private(&self.dir).map_err(|source| TaskError::Io {
+            action: "create the task directory",
+            path: self.dir.clone(),
+            source,
+        })
     }
 
     pub fn write_spec(&self, spec: &TaskSpec) -> Result<(), TaskError> {
-        write_json_atomic(&self.spec(&spec.task), spec)
+        // Not fsynced: it only has to be whole when the supervisor reads it a moment
+        // later, and the screen writes it on its event loop, where an fsync would stall.
+        write_json(&self.spec(&spec.task), spec, false)
     }
     pub fn read_spec(&self, t: &TaskId) -> Result<Option<TaskSpec>, TaskError> {
         read_json(&self.spec(t))
     }
     pub fn write_pid(&self, t: &TaskId, rec: &PidRecord) -> Result<(), TaskError> {
-        write_json_atomic(&self.pid(t), rec)
+        write_json(&self.pid(t), rec, true)
     }
     pub fn read_pid(&self, t: &TaskId) -> Result<Option<PidRecord>, TaskError> {
         read_json(&self.pid(t))
     }
     pub fn write_exit(&self, t: &TaskId, rec: &ExitRecord) -> Result<(), TaskError> {
-        write_json_atomic(&self.exit(t), rec)
+        write_json(&self.exit(t), rec, true)
     }
     pub fn read_exit(&self, t: &TaskId) -> Result<Option<ExitRecord>, TaskError> {
         read_json(&self.exit(t))
     }
 }
 
-/// temp + fsync + rename + fsync(dir): a reader sees the old file or the whole new one.
-pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<(), TaskError> {
+/// temp + rename, so a reader sees no file or the whole file; `durable` adds the fsyncs
+/// (of the file before the rename, of the directory after) that make it survive a crash.
+fn write_json<T: Serialize>(path: &Path, value: &T, durable: bool) -> Result<(), TaskError> {
     let io = |action: &'static str, path: &Path| {
         let path = path.to_path_buf();
         move |source| TaskError::Io {
@@ -325,10 +323,13 @@ pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<(), Tas
         .open(&tmp)
         .map_err(io("create", &tmp))?;
     f.write_all(&bytes).map_err(io("write", &tmp))?;
-    f.sync_all().map_err(io("sync", &tmp))?;
+    if durable {
+        f.sync_all().map_err(io("sync", &tmp))?;
+    }
     drop(f);
     std::fs::rename(&tmp, path).map_err(io("rename into place", path))?;
-    if let Some(parent) = path.parent()
+    if durable
+        && let Some(parent) = path.parent()
         && let Ok(d) = std::fs::File::open(parent)
     {
         // Makes the rename itself durable; a failure here leaves the file in place.

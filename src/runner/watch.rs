@@ -185,7 +185,7 @@ impl Follower {
                 let note = OutLine {
                     text: format!(
                         "… {} of output not shown here (l opens the full log)",
-                        human_bytes(skipped)
+                        super::output::human_size(skipped)
                     ),
                     styles: Vec::new(),
                 };
@@ -344,16 +344,6 @@ fn seek_to_line_start(f: &mut std::fs::File, from: u64) -> Option<()> {
     Some(())
 }
 
-/// `18.2 MB`, for the skipped-output note.
-fn human_bytes(n: u64) -> String {
-    const MB: f64 = 1024.0 * 1024.0;
-    if n as f64 >= MB {
-        format!("{:.1} MB", n as f64 / MB)
-    } else {
-        format!("{} KB", n.div_ceil(1024))
-    }
-}
-
 /// Whether any process of group `pgid` exists (signal 0 checks without sending).
 fn group_alive(pgid: u32) -> bool {
     let Ok(g) = i32::try_from(pgid) else {
@@ -490,13 +480,7 @@ pub fn spec_for(runbook: &Runbook, run: &RunState, task: &TaskId) -> Option<Task
                 b.verify.clone()?
             };
             let owner = runbook
-                .steps()
-                .map(|(_, s)| s)
-                .find(|s| {
-                    s.backups
-                        .as_ref()
-                        .is_some_and(|l| l.get_ref().iter().any(|x| x.get_ref() == &task.id))
-                })
+                .backup_step(&task.id)
                 .map(|s| s.id.get_ref().clone())
                 .unwrap_or_default();
             (

@@ -105,7 +105,8 @@ fn hostname() -> String {
     String::from_utf8_lossy(&buf[..end]).into_owned()
 }
 
-fn mkdir_private(path: &Path) -> std::io::Result<()> {
+/// A directory only its owner can enter (0700), with its parents.
+pub(crate) fn mkdir_private(path: &Path) -> std::io::Result<()> {
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)

@@ -16,6 +16,7 @@ use crate::app::{App, Pane};
 use crate::run::{BackupState, BackupStatus};
 use crate::runbook::Backup;
 use crate::runner::TaskKind;
+use crate::runner::output::human_size;
 
 pub fn render(frame: &mut Frame, app: &App, th: Theme, now: Timestamp, area: Rect, focused: bool) {
     let block = pane_block(th, "Backups", focused);
@@ -177,32 +178,9 @@ fn gauge(th: Theme, fraction: f64, cells: usize) -> String {
     format!("{}{}", on.repeat(filled), off.repeat(cells - filled))
 }
 
-/// `14 KB`, `3.2 GB`: powers of 1024, as `ls -h` and `du -h` show them.
-pub fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 || value >= 10.0 {
-        format!("{value:.0} {}", UNITS[unit])
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sizes_read_like_du() {
-        assert_eq!(human_size(512), "512 B");
-        assert_eq!(human_size(14 * 1024), "14 KB");
-        assert_eq!(human_size(3 * 1024 * 1024 + 200 * 1024), "3.2 MB");
-    }
 
     #[test]
     fn gauge_fills_by_fraction() {

@@ -171,16 +171,12 @@ pub fn render(frame: &mut Frame, app: &App, th: Theme, now: Timestamp, area: Rec
             th.active(),
         )));
     }
-    if let Some(ids) = &step.backups {
-        let names: Vec<String> = ids
-            .get_ref()
-            .iter()
+    if step.backups.is_some() {
+        let names: Vec<String> = step
+            .backup_ids()
+            .into_iter()
             .map(|id| {
-                let id = id.get_ref();
-                let title = app
-                    .runbook
-                    .backup(id)
-                    .map_or(id.as_str(), |b| b.title.as_str());
+                let title = app.runbook.backup(id).map_or(id, |b| b.title.as_str());
                 let word = app.run.backup(id).map_or("unknown", |b| b.status.word());
                 format!("{} ({word})", clean(title))
             })
