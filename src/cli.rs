@@ -64,6 +64,25 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print the after-action record of a session, for the change ticket.
+    Report {
+        /// Session id (default: the most recent session).
+        session: Option<String>,
+        /// `markdown` or `json` (documented in the README).
+        #[arg(long, value_name = "FORMAT", default_value = "markdown")]
+        format: String,
+        /// Write the report to FILE instead of standard output.
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Print the stakeholder message a session calls for now, rendered from its runbook.
+    Message {
+        /// Session id (default: the most recent session).
+        session: Option<String>,
+        /// `before`, `during`, `after` or `rollback` (default: the one the moment calls for).
+        #[arg(long, value_name = "PHASE")]
+        phase: Option<String>,
+    },
     /// Check runbooks: syntax, references, cycles, templates, versions, plan fit.
     Validate {
         /// One or more runbook files.

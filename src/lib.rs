@@ -2,11 +2,13 @@
 //!
 //! Folders follow the data: `runbook` (the file), `session` (the journal and store),
 //! `run` (state folded from the journal), `app` (update and runtime), `ui` (drawing),
-//! `cmd` (one module per command).
+//! `report` (the after-action record), `cmd` (one module per command).
 
 pub mod app;
 pub mod cli;
 pub mod cmd;
+pub mod message;
+pub mod report;
 pub mod run;
 pub mod runbook;
 pub mod runner;

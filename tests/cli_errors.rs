@@ -314,3 +314,19 @@ fn torn_tail_is_read_past_and_cut_by_resume() {
     assert_eq!(lines[3]["event"]["type"], "session_resumed");
     assert_eq!(home.status_json(&id)["saved"], 4);
 }
+
+#[test]
+fn bad_arguments_exit_64_and_help_exits_0() {
+    let home = Home::new();
+    let out = home.run(&["bogus"]);
+    assert_eq!(out.code, 64, "{out:?}");
+    assert!(
+        out.stderr.contains("unrecognized subcommand 'bogus'"),
+        "{out:?}"
+    );
+    let out = home.run(&["report", "--format", "pdf"]);
+    assert_eq!(out.code, 64, "{out:?}");
+    let out = home.run(&["--help"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stdout.contains("report"), "{out:?}");
+}

@@ -232,7 +232,8 @@ estimate = "1m"
     let before = tui.raw().len();
     tui.send("\r");
     tui.wait_for("done-marker", TIMEOUT);
-    tui.wait_for_saved(3);
+    // step_started, step_finished, and session_finished: its only step is settled.
+    tui.wait_for_saved(4);
     let raw = tui.raw();
     let after = &raw[before..];
     for (bad, what) in [
@@ -259,7 +260,11 @@ estimate = "1m"
     assert!(
         screen
             .lines()
-            .any(|row| row.trim_matches(|c: char| c == '│' || c.is_whitespace()) == "red"),
+            // The output pane is the left one of the bottom row (the message pane sits
+            // to its right).
+            .any(|row| row.split("││").next().is_some_and(|left| left
+                .trim_matches(|c: char| c == '│' || c.is_whitespace())
+                == "red")),
         "the command's own text is shown:\n{screen}"
     );
     // The header is still where it was: nothing moved or cleared the screen.
@@ -268,14 +273,22 @@ estimate = "1m"
     assert_eq!(tui.wait_code(), 0);
     tui.assert_restored();
     // Nothing the command printed became a key: the journal holds only the start and
-    // the finish after session_started.
+    // the finish after session_started, and the session's own finish.
     let id = home.only_session();
     let journal = common::journal_lines(&home.journal(&id));
     let types: Vec<&str> = journal
         .iter()
         .map(|r| r["event"]["type"].as_str().unwrap_or(""))
         .collect();
-    assert_eq!(types, ["session_started", "step_started", "step_finished"]);
+    assert_eq!(
+        types,
+        [
+            "session_started",
+            "step_started",
+            "step_finished",
+            "session_finished"
+        ]
+    );
 }
 
 #[test]
@@ -298,14 +311,16 @@ estimate = "1m"
     let mut tui = home.pty(120, 40, &[OsArg::from("run"), rb.into()]);
     tui.wait_for_saved(1);
     tui.send("\r");
-    tui.wait_for_saved(3);
+    tui.wait_for_saved(2);
     // Finished (the command text also holds "3000000", so wait for the exit), and the
     // output pane's last line is the last number.
     tui.wait_for("attempt 1: exit 0", Duration::from_secs(60));
     tui.wait_until("3000000 alone on an output row", TIMEOUT, |screen| {
-        screen
-            .lines()
-            .any(|row| row.trim_matches(|c: char| c == '│' || c.is_whitespace()) == "3000000")
+        screen.lines().any(|row| {
+            row.split("││").next().is_some_and(|left| {
+                left.trim_matches(|c: char| c == '│' || c.is_whitespace()) == "3000000"
+            })
+        })
     });
     let pid = tui.pid();
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();

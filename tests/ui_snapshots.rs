@@ -1,6 +1,6 @@
 //! The screen, drawn with ratatui's TestBackend at fixed times: reviewed snapshots at
-//! 120x40, 80x24 and 40x12, style checks where colour carries meaning, and no panic at
-//! any size.
+//! 120x40, 80x24 and 40x12, the window pane in every verdict, the timeline and the
+//! message pane; style checks where colour carries meaning, and no panic at any size.
 
 use std::path::Path;
 
@@ -183,8 +183,7 @@ fn overrun_is_red_and_in_words() {
 fn before_the_window_it_counts_down_to_the_start() {
     let app = app(false, false);
     let t = draw(&app, 120, 40, ts("2026-11-28T20:30:00Z"));
-    find(&t, "BEFORE WINDOW");
-    find(&t, "opens in 00:30:00");
+    find(&t, "ON TRACK · opens in 00:30:00");
 }
 
 #[test]
@@ -212,17 +211,44 @@ fn no_color_means_no_colour_at_all() {
     find(&t, "OVERRUN");
 }
 
-#[test]
-fn no_panic_at_any_size() {
-    let mut app = app(false, false);
-    // Draw the fullest screen: a dialog over the layout.
-    key(&mut app, 'n');
+/// Draws every size from 1x1 to 300x100.
+fn every_size(app: &App, at: Timestamp) {
     for w in 1..=300u16 {
         for h in 1..=100u16 {
             let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-            t.draw(|f| cutover::ui::render(f, &app, now())).unwrap();
+            t.draw(|f| cutover::ui::render(f, app, at)).unwrap();
         }
     }
+}
+
+#[test]
+fn no_panic_at_any_size() {
+    // The fullest screens: a dialog over the layout; the timeline of a rollback,
+    // scrolled, under the help; the message editor with an edited draft.
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let mut app = app(false, false);
+            key(&mut app, 'n');
+            every_size(&app, now());
+        });
+        s.spawn(|| {
+            let mut app = rolling_back();
+            app.view.timeline = true;
+            app.view.timeline_scroll = 3;
+            app.view.help = true;
+            every_size(&app, ts("2026-11-28T22:40:00Z"));
+        });
+        s.spawn(|| {
+            let mut app = rolling_back();
+            app.view.ascii = true;
+            app.view.timeline = true;
+            every_size(&app, ts("2026-11-28T22:40:00Z"));
+        });
+        s.spawn(|| {
+            let app = editing();
+            every_size(&app, before_window());
+        });
+    });
 }
 
 /// The backup step running: one backup verified, the other reporting real progress, and
@@ -395,4 +421,431 @@ fn a_short_backups_pane_keeps_the_selected_backup_in_view_and_counts_the_rest() 
     app.view.backup_selected = 1;
     let second = text(&draw(&app, 60, 10, ts("2026-11-28T21:52:12Z")));
     assert!(second.contains("Disk snapshots"), "{second}");
+}
+
+/// The fixture with a send command and a promised update cadence.
+fn runbook_with_updates() -> Runbook {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ui/upgrade.toml");
+    let text = std::fs::read_to_string(&path).unwrap().replace(
+        "[message.before]",
+        "[message]\nsend = 'mail -s \"$CUTOVER_SUBJECT\" it-announce@example.com'\nupdate_every = \"30m\"\n\n[message.before]",
+    );
+    Runbook::parse(&path.display().to_string(), &text).unwrap()
+}
+
+/// The session of [`app`] on the runbook with updates, then `extra` events in order.
+fn session(extra: Vec<(&str, Event)>) -> App {
+    let rb = runbook_with_updates();
+    let mut records = app_records(&rb);
+    let mut seq = records.len() as u64;
+    for (at, event) in extra {
+        seq += 1;
+        records.push(record(seq, at, event));
+    }
+    App::new(rb, &records, "alice@jump1".into(), false, false)
+}
+
+/// The records behind [`app`], for another copy of the runbook.
+fn app_records(rb: &Runbook) -> Vec<Record> {
+    let vars = rb.resolve_vars(&[]).unwrap();
+    vec![
+        record(
+            1,
+            "2026-11-28T20:55:00Z",
+            Event::SessionStarted {
+                session: "20261128-205500-ab12".into(),
+                runbook_path: "/srv/runbooks/upgrade.toml".into(),
+                runbook_sha256: rb.sha256.clone(),
+                vars,
+                window: WindowSpec {
+                    start: ts("2026-11-28T21:00:00Z"),
+                    end: ts("2026-11-29T01:00:00Z"),
+                    timezone: "Europe/Amsterdam".into(),
+                },
+                cutover_version: "test".into(),
+            },
+        ),
+        record(
+            2,
+            "2026-11-28T21:05:00Z",
+            Event::StepDone {
+                step: "schedule".into(),
+            },
+        ),
+        record(
+            3,
+            "2026-11-28T21:30:00Z",
+            Event::NoteAdded {
+                step: "review-docs".into(),
+                text: "no infra changes for this hop".into(),
+            },
+        ),
+        record(
+            4,
+            "2026-11-28T21:31:00Z",
+            Event::StepDone {
+                step: "review-docs".into(),
+            },
+        ),
+        record(
+            5,
+            "2026-11-28T21:35:00Z",
+            Event::StepSkipped {
+                step: "announce".into(),
+                reason: "sent from the change system".into(),
+            },
+        ),
+    ]
+}
+
+fn sent(phase: &str) -> Event {
+    Event::MessageSent {
+        phase: phase.into(),
+        file: format!("{phase}-1.txt"),
+        exit: Some(0),
+        ok: true,
+        step: None,
+        subject: "update".into(),
+        body: "body".into(),
+        detail: None,
+        by_hand: false,
+    }
+}
+
+fn started(step: &str) -> Event {
+    Event::StepStarted {
+        step: step.into(),
+        attempt: 1,
+    }
+}
+
+fn finished(step: &str, exit: i32) -> Event {
+    Event::StepFinished {
+        step: step.into(),
+        attempt: 1,
+        exit: Some(exit),
+        signal: None,
+        timed_out: false,
+        cancelled: false,
+        expect_matched: None,
+        detached: false,
+        detail: None,
+        ended: None,
+    }
+}
+
+fn done(step: &str) -> Event {
+    Event::StepDone { step: step.into() }
+}
+
+/// The window pane alone, as wide as in the 120-column layout.
+fn window_pane(app: &App, at: Timestamp) -> Terminal<TestBackend> {
+    let mut t = Terminal::new(TestBackend::new(50, 9)).unwrap();
+    t.draw(|f| {
+        let area = f.area();
+        cutover::ui::window::render(f, app, cutover::ui::theme(app), at, area, false)
+    })
+    .unwrap();
+    t
+}
+
+/// Every cell of every occurrence of `text` has the colour `fg`.
+fn coloured(t: &Terminal<TestBackend>, text: &str, fg: Color) -> usize {
+    let buf = t.backend().buffer();
+    let area = buf.area;
+    let mut seen = 0;
+    for y in 0..area.height {
+        let row: Vec<String> = (0..area.width)
+            .map(|x| buf[(x, y)].symbol().to_string())
+            .collect();
+        let joined: String = row.concat();
+        let mut from = 0;
+        while let Some(byte) = joined[from..].find(text) {
+            let start = joined[..from + byte].chars().count() as u16;
+            for i in 0..text.chars().count() as u16 {
+                assert_eq!(
+                    buf[(start + i, y)].fg,
+                    fg,
+                    "`{text}` at row {y} is not {fg:?}"
+                );
+            }
+            seen += 1;
+            from += byte + text.len();
+        }
+    }
+    seen
+}
+
+/// The verdict word in the title and in the headline, both in the verdict's colour.
+fn assert_verdict(t: &Terminal<TestBackend>, word: &str, fg: Color) {
+    assert_eq!(
+        coloured(t, word, fg),
+        2,
+        "`{word}` in the title and the headline"
+    );
+}
+
+#[test]
+fn window_on_track_before_the_window() {
+    let app = session(vec![]);
+    let t = window_pane(&app, ts("2026-11-28T20:30:00Z"));
+    insta::assert_snapshot!(t.backend());
+    assert_verdict(&t, "ON TRACK", Color::Green);
+    find(&t, "opens in 00:30:00");
+}
+
+#[test]
+fn window_on_track_inside_with_the_next_update_due() {
+    let app = session(vec![("2026-11-28T21:40:00Z", sent("during"))]);
+    let t = window_pane(&app, now());
+    insta::assert_snapshot!(t.backend());
+    assert_verdict(&t, "ON TRACK", Color::Green);
+    find(&t, "next update due 23:10 (in 23m)");
+}
+
+#[test]
+fn window_at_risk_says_since_when() {
+    let mut app = session(vec![("2026-11-28T23:45:00Z", sent("during"))]);
+    app.view.verdict = Some((cutover::run::Verdict::AtRisk, ts("2026-11-28T23:50:00Z")));
+    let t = window_pane(&app, ts("2026-11-28T23:55:00Z"));
+    insta::assert_snapshot!(t.backend());
+    assert_verdict(&t, "AT RISK", Color::Yellow);
+    find(&t, "AT RISK since 00:50");
+    coloured(&t, "6m past go/no-go", Color::Yellow);
+}
+
+#[test]
+fn window_go_no_go_passed() {
+    let mut app = session(vec![("2026-11-29T00:30:00Z", sent("during"))]);
+    app.view.verdict = Some((
+        cutover::run::Verdict::GoNoGoPassed,
+        ts("2026-11-29T00:40:00Z"),
+    ));
+    let t = window_pane(&app, ts("2026-11-29T00:45:00Z"));
+    insta::assert_snapshot!(t.backend());
+    assert_verdict(&t, "GO/NO-GO PASSED", Color::Red);
+    assert_eq!(coloured(&t, "go/no-go 01:40 passed", Color::Red), 1);
+}
+
+#[test]
+fn window_overrun() {
+    let app = session(vec![("2026-11-29T00:50:00Z", sent("during"))]);
+    let t = window_pane(&app, ts("2026-11-29T01:12:00Z"));
+    insta::assert_snapshot!(t.backend());
+    assert_verdict(&t, "OVERRUN", Color::Red);
+    assert_eq!(coloured(&t, "00:12:00 past the end", Color::Red), 1);
+}
+
+/// The upgrade failed and the rollback runs; the window was extended on the way.
+fn rolling_back() -> App {
+    session(vec![
+        ("2026-11-28T22:00:00Z", done("backup")),
+        ("2026-11-28T22:05:00Z", started("helm-upgrade")),
+        ("2026-11-28T22:20:00Z", finished("helm-upgrade", 1)),
+        (
+            "2026-11-28T22:25:00Z",
+            Event::RollbackStarted {
+                reason: "pods crash-loop on the new version".into(),
+            },
+        ),
+        ("2026-11-28T22:26:00Z", started("helm-rollback")),
+        ("2026-11-28T22:30:00Z", sent("rollback")),
+        (
+            "2026-11-28T22:35:00Z",
+            Event::WindowExtended {
+                by: "30m".parse().unwrap(),
+                reason: "the rollback restores the disks".into(),
+            },
+        ),
+    ])
+}
+
+#[test]
+fn window_rolling_back() {
+    let app = rolling_back();
+    let t = window_pane(&app, ts("2026-11-28T22:40:00Z"));
+    insta::assert_snapshot!(t.backend());
+    assert_verdict(&t, "ON TRACK", Color::Green);
+    assert_eq!(coloured(&t, "ROLLING BACK since 23:25", Color::Yellow), 1);
+    find(&t, "22:00–02:30 CET · +30m");
+    // Downtime runs from the upgrade's start: 35 minutes of the 45 announced.
+    find(&t, "downtime 00:35:00 of 45m expected");
+}
+
+#[test]
+fn rolling_back_sets_the_forward_path_aside_120x40() {
+    let mut app = rolling_back();
+    app.view.selected = 6;
+    let t = draw(&app, 120, 40, ts("2026-11-28T22:40:00Z"));
+    insta::assert_snapshot!(t.backend());
+    assert_eq!(
+        coloured(&t, "ROLL BACK (contingency) · in progress", Color::Yellow),
+        1
+    );
+    find(&t, "PERFORM THE UPGRADE · set aside");
+}
+
+#[test]
+fn window_finished() {
+    let app = session(vec![
+        ("2026-11-28T22:00:00Z", done("backup")),
+        ("2026-11-28T22:05:00Z", started("helm-upgrade")),
+        ("2026-11-28T22:20:00Z", finished("helm-upgrade", 0)),
+        ("2026-11-28T22:40:00Z", done("verify")),
+        (
+            "2026-11-28T22:45:00Z",
+            Event::SessionFinished {
+                outcome: cutover::session::Outcome::Completed,
+            },
+        ),
+    ]);
+    let t = window_pane(&app, ts("2026-11-28T22:50:00Z"));
+    insta::assert_snapshot!(t.backend());
+    assert_eq!(coloured(&t, "COMPLETED", Color::Green), 2);
+    find(&t, "COMPLETED at 23:45 · within the window");
+}
+
+#[test]
+fn an_overdue_update_is_flagged_in_red() {
+    // Updates every 30m from the window's start at 22:00, and none sent.
+    let app = session(vec![]);
+    let t = window_pane(&app, now());
+    insta::assert_snapshot!(t.backend());
+    assert_eq!(coloured(&t, "UPDATE OVERDUE since 22:30", Color::Red), 1);
+    // The folded layout keeps the flag.
+    let t = draw(&app, 80, 24, now());
+    assert_eq!(coloured(&t, "UPDATE OVERDUE", Color::Red), 1);
+}
+
+/// Steps done (the backup well over its estimate), the upgrade running.
+fn timeline_session(ascii: bool) -> App {
+    let mut app = session(vec![
+        ("2026-11-28T21:40:00Z", started("backup")),
+        ("2026-11-28T22:10:00Z", done("backup")),
+        ("2026-11-28T22:10:30Z", sent("during")),
+        ("2026-11-28T22:12:00Z", started("helm-upgrade")),
+    ]);
+    app.view.ascii = ascii;
+    app.view.no_color = ascii;
+    app.view.timeline = true;
+    app
+}
+
+#[test]
+fn timeline_120x40() {
+    let app = timeline_session(false);
+    let t = draw(&app, 120, 40, ts("2026-11-28T22:20:00Z"));
+    insta::assert_snapshot!(t.backend());
+    // The backup took 30m against 21m: said in amber.
+    assert_eq!(coloured(&t, "30m/21m", Color::Yellow), 1);
+    find(&t, "┆");
+    find(&t, "▏");
+    find(&t, "Timeline · t closes");
+}
+
+#[test]
+fn timeline_ascii_80x24() {
+    let app = timeline_session(true);
+    let t = draw(&app, 80, 24, ts("2026-11-28T22:20:00Z"));
+    insta::assert_snapshot!(t.backend());
+    find(&t, "- planned");
+}
+
+#[test]
+fn timeline_scrolls_and_says_what_is_out_of_view() {
+    let mut app = rolling_back();
+    app.view.timeline = true;
+    app.view.timeline_scroll = 4;
+    let t = draw(&app, 80, 16, ts("2026-11-28T22:40:00Z"));
+    insta::assert_snapshot!(t.backend());
+}
+
+#[test]
+fn message_pane_shows_the_live_draft_folded_80x24() {
+    let mut app = session(vec![("2026-11-28T21:40:00Z", sent("during"))]);
+    app.view.focus = cutover::app::Pane::Message;
+    let t = draw(&app, 80, 24, now());
+    insta::assert_snapshot!(t.backend());
+    find(&t, "Message · during · live draft · sent 22:40");
+}
+
+fn ctrl(app: &mut App, c: char) {
+    update(
+        app,
+        Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL)),
+    );
+}
+
+fn press(app: &mut App, code: KeyCode) {
+    update(app, Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)));
+}
+
+/// Half an hour before the window: the announcement step reopened, opened from the
+/// checklist with Enter, its subject edited.
+fn editing() -> App {
+    let mut app = session(vec![(
+        "2026-11-28T20:20:00Z",
+        Event::StepReopened {
+            step: "announce".into(),
+        },
+    )]);
+    app.view.now = before_window();
+    app.view.selected = 2;
+    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::End);
+    for c in " (22:00 to 02:00)".chars() {
+        key(&mut app, c);
+    }
+    app
+}
+
+fn before_window() -> Timestamp {
+    ts("2026-11-28T20:30:00Z")
+}
+
+#[test]
+fn a_message_step_offers_to_open_and_send_its_message() {
+    let mut app = session(vec![(
+        "2026-11-28T20:20:00Z",
+        Event::StepReopened {
+            step: "announce".into(),
+        },
+    )]);
+    app.view.selected = 2;
+    let t = draw(&app, 80, 24, before_window());
+    find(&t, " ⏎ open message  S send  d done");
+}
+
+#[test]
+fn message_editor_with_an_edited_draft_120x40() {
+    let app = editing();
+    assert!(app.view.editing);
+    let t = draw(&app, 120, 40, before_window());
+    insta::assert_snapshot!(t.backend());
+    find(&t, "Message · before · edited, unsaved *");
+    find(&t, "sending it completes the step `announce`");
+    assert!(
+        app.view.drafts["before"]
+            .text()
+            .contains("Platform (22:00 to 02:00)")
+    );
+    find(&t, "00 to 02:00)");
+    find(&t, "ctrl-s save");
+}
+
+#[test]
+fn message_editor_folded_80x24_takes_the_checklist_s_place() {
+    let app = editing();
+    let t = draw(&app, 80, 24, before_window());
+    insta::assert_snapshot!(t.backend());
+}
+
+#[test]
+fn send_dialog_shows_what_goes_out_and_how() {
+    let mut app = editing();
+    ctrl(&mut app, 'g');
+    key(&mut app, 'S');
+    let t = draw(&app, 80, 24, before_window());
+    insta::assert_snapshot!(t.backend());
+    find(&t, "runs: mail -s");
 }

@@ -2,10 +2,12 @@
 //! runtime that owns the terminal, the journal and the clock.
 
 pub mod keymap;
+pub mod message;
 pub mod msg;
 pub mod runtime;
 pub mod update;
 pub mod view;
+pub mod window;
 
 use crate::run::{BackupStatus, RunState};
 use crate::runbook::{Runbook, StepKind};

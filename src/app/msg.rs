@@ -16,6 +16,20 @@ pub enum Msg {
     Terminate(i32),
     /// Something a task follower saw: output, an exit, a vanished supervisor.
     Task(Report),
+    /// A `message.send` command ended.
+    Sent(Sent),
+}
+
+/// How a send went, with everything the journal needs to say what was sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sent {
+    pub phase: String,
+    pub step: Option<String>,
+    /// The saved copy under `messages/`.
+    pub file: String,
+    pub subject: String,
+    pub body: String,
+    pub outcome: crate::message::send::SendOutcome,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +45,21 @@ pub enum Effect {
     Cancel(Vec<TaskId>),
     /// Suspend the screen and show this task's full log in `$PAGER`.
     OpenLog(TaskId),
+    /// Write this draft to `messages/<n>-<phase>.txt`, then record `message_saved`.
+    SaveMessage {
+        phase: String,
+        text: String,
+    },
+    /// Put this text on the operator's clipboard through OSC 52.
+    Copy(String),
+    /// Save the text, then run `message.send` with it off the event loop; the outcome
+    /// comes back as [`Msg::Sent`].
+    SendMessage {
+        phase: String,
+        step: Option<String>,
+        subject: String,
+        body: String,
+    },
     Quit,
 }
 

@@ -12,7 +12,10 @@ use ratatui::DefaultTerminal;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::oneshot;
 
+use super::msg::Sent;
+use super::view::MessageDraft;
 use super::{App, Effect, Flash, Msg, update};
+use crate::message::{files, osc52, send};
 use crate::runner::watch::{self, Report};
 use crate::runner::{ExitRecord, TaskDir, TaskId, supervise};
 use crate::session::{Event, Journal, Record};
@@ -28,6 +31,8 @@ pub struct Tasks {
     pub dir: TaskDir,
     /// This binary, started again as `cutover __supervise`.
     pub exe: std::path::PathBuf,
+    /// The session's `messages/` folder.
+    pub messages: std::path::PathBuf,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -218,6 +223,13 @@ fn refresh_artifacts(app: &mut App) {
         let Ok(path) = crate::runbook::template::render(path.get_ref(), &ctx) else {
             continue;
         };
+        // A relative artifact is where the backup command wrote it: in its workdir.
+        let path = match watch::spec_for(&app.runbook, &app.run, &TaskId::backup(b.id.get_ref(), 1))
+            .and_then(|spec| spec.workdir)
+        {
+            Some(dir) if std::path::Path::new(&path).is_relative() => dir.join(&path),
+            _ => std::path::PathBuf::from(&path),
+        };
         if let Ok(meta) = std::fs::metadata(&path) {
             sizes.insert(b.id.get_ref().clone(), meta.len());
         }
@@ -285,6 +297,161 @@ fn open_pager(terminal: &mut DefaultTerminal, path: &std::path::Path) -> Result<
     }
 }
 
+/// The number the next message file starts from: one more than every message event so
+/// far, so files sort in the order they were written.
+fn next_message_number(app: &App) -> u32 {
+    let n = app.run.messages_saved as usize + app.run.messages.len() + 1;
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// Saves a draft to its file and journals it; the editor then shows it as saved.
+async fn save_message(
+    app: &mut App,
+    writer: &JournalWriter,
+    tasks: &Tasks,
+    phase: String,
+    text: String,
+) -> bool {
+    let n = next_message_number(app);
+    let file = match files::write(&tasks.messages, n, &phase, &text) {
+        Ok(f) => f,
+        Err(e) => {
+            tracing::error!("{e}");
+            app.view.flash = Some(Flash::warn(format!("draft NOT saved: {e}")));
+            return false;
+        }
+    };
+    let (records, error) = writer
+        .append(vec![Event::MessageSaved {
+            phase: phase.clone(),
+            file: file.clone(),
+        }])
+        .await;
+    for r in &records {
+        app.apply(r);
+    }
+    if let Some(err) = error {
+        app.view.journal_error = Some(err);
+        return false;
+    }
+    if let Some(d) = app.view.drafts.get_mut(&phase) {
+        d.saved = Some(text);
+    }
+    app.view.flash = Some(Flash::info(format!(
+        "saved the {phase} draft as messages/{file}"
+    )));
+    true
+}
+
+/// Drafts saved earlier and not sent since come back into the editor as they were.
+fn load_saved_drafts(app: &mut App, tasks: &Tasks) {
+    let saved: Vec<(String, String)> = app
+        .run
+        .saved_drafts
+        .iter()
+        .map(|(p, f)| (p.clone(), f.clone()))
+        .collect();
+    for (phase, file) in saved {
+        match files::read(&tasks.messages, &file) {
+            Ok(text) => {
+                let mut d = MessageDraft::new(&text);
+                d.saved = Some(text);
+                app.view.drafts.insert(phase, d);
+            }
+            Err(e) => tracing::warn!("saved draft not loaded: {e}"),
+        }
+    }
+}
+
+/// Starts a send off the event loop; its outcome comes back on `tx`. The exact text is
+/// saved to a file first, so what went out can always be shown.
+fn start_send(
+    app: &App,
+    tasks: &Tasks,
+    (phase, step, subject, body): (String, Option<String>, String, String),
+    tx: &tokio::sync::mpsc::Sender<Sent>,
+) {
+    let n = next_message_number(app);
+    let text = crate::message::draft::compose(&subject, &body);
+    let failed = |file: String, why: String| Sent {
+        phase: phase.clone(),
+        step: step.clone(),
+        file,
+        subject: subject.clone(),
+        body: body.clone(),
+        outcome: send::SendOutcome {
+            ok: false,
+            exit: None,
+            detail: Some(why),
+        },
+    };
+    let file = match files::write(&tasks.messages, n, &phase, &text) {
+        Ok(f) => f,
+        Err(e) => {
+            let _ = tx.try_send(failed(String::new(), format!("not sent: {e}")));
+            return;
+        }
+    };
+    let Some(req) = send::request_for(&app.runbook, &app.run, &subject, &body) else {
+        let _ = tx.try_send(failed(file, "the runbook has no message.send".into()));
+        return;
+    };
+    let tx = tx.clone();
+    let spawned = std::thread::Builder::new()
+        .name("send".into())
+        .spawn(move || {
+            let outcome = send::send(&req);
+            tracing::info!(phase = %phase, ok = outcome.ok, "message send ended");
+            let _ = tx.blocking_send(Sent {
+                phase,
+                step,
+                file,
+                subject,
+                body,
+                outcome,
+            });
+        });
+    if let Err(e) = spawned {
+        tracing::error!("cannot start the send thread: {e}");
+    }
+}
+
+/// Copies through the terminal itself: the operator's clipboard, wherever they sit.
+fn copy_to_clipboard(terminal: &mut DefaultTerminal, text: &str) -> std::io::Result<()> {
+    let in_tmux = std::env::var_os("TMUX").is_some_and(|v| !v.is_empty());
+    let bytes = osc52::for_terminal(text, in_tmux);
+    let out = terminal.backend_mut();
+    out.write_all(&bytes)?;
+    out.flush()
+}
+
+/// Journals `session_finished` once the path being followed is settled.
+async fn finish_if_complete(app: &mut App, writer: &JournalWriter) {
+    let Some(event) = super::window::completion(app) else {
+        return;
+    };
+    let (records, error) = writer.append(vec![event]).await;
+    for r in &records {
+        app.apply(r);
+    }
+    if let Some(err) = error {
+        app.view.journal_error = Some(err);
+    } else if let Some(outcome) = app.run.finished {
+        let word = match outcome {
+            crate::session::Outcome::RolledBack => "rolled back",
+            _ => "completed",
+        };
+        let phase = crate::message::phase_now(&app.run, Timestamp::now());
+        let done =
+            format!("every step is settled: the session is {word}. m drafts the {phase} message");
+        // What the last action said (e.g. "sent") stays in front of it.
+        app.view.flash = Some(match app.view.flash.take() {
+            Some(f) if !f.warn => Flash::info(format!("{} · {done}", f.text)),
+            _ => Flash::info(done),
+        });
+    }
+}
+
 async fn event_loop(
     mut app: App,
     writer: JournalWriter,
@@ -303,6 +470,9 @@ async fn event_loop(
     let mut clock = tokio::time::interval(StdDuration::from_secs(1));
     clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let (report_tx, mut reports) = tokio::sync::mpsc::channel::<Report>(REPORT_QUEUE);
+    let (sent_tx, mut sents) = tokio::sync::mpsc::channel::<Sent>(4);
+    app.view.now = Timestamp::now();
+    load_saved_drafts(&mut app, &tasks);
     // Whatever the journal says is running is followed again: finished while nobody
     // watched, still running, or gone. Nothing is started again.
     for task in watch::running_tasks(&app.runbook, &app.run) {
@@ -321,6 +491,7 @@ async fn event_loop(
         }
     }
     refresh_artifacts(&mut app);
+    finish_if_complete(&mut app, &writer).await;
     let mut dirty = true;
     // Output changed: drawn at the next frame slot, not at once.
     let mut output_dirty = false;
@@ -344,6 +515,7 @@ async fn event_loop(
                     // Output of a task nobody is looking at changes nothing on screen
                     // (a backup's progress does: its gauge).
                     let visible = progress.is_some() || app.shown_task().as_ref() == Some(task);
+                    app.view.now = Timestamp::now();
                     let _ = update(&mut app, Msg::Task(report));
                     output_dirty |= visible;
                     continue;
@@ -360,6 +532,7 @@ async fn event_loop(
                 }
                 None => break Exit::TerminalGone,
             },
+            Some(sent) = sents.recv() => Msg::Sent(sent),
             _ = clock.tick() => Msg::Tick,
             _ = sigterm.recv() => Msg::Terminate(libc::SIGTERM),
             _ = sighup.recv() => Msg::Terminate(libc::SIGHUP),
@@ -370,6 +543,7 @@ async fn event_loop(
         if let Msg::Key(k) = &msg
             && app.view.dialog.is_none()
             && !app.view.help
+            && !app.view.editing
             && app.view.flash.is_none()
             && app.keymap.lookup(k).is_none()
         {
@@ -382,6 +556,7 @@ async fn event_loop(
             }
             _ => None,
         };
+        app.view.now = Timestamp::now();
         let effects = update(&mut app, msg);
         dirty = true;
         let mut quit = false;
@@ -410,7 +585,31 @@ async fn event_loop(
                     if let Some(err) = error {
                         app.view.journal_error = Some(err);
                         unsaved = true;
+                    } else {
+                        finish_if_complete(&mut app, &writer).await;
                     }
+                }
+                Effect::SaveMessage { phase, text } => {
+                    if !unsaved {
+                        save_message(&mut app, &writer, &tasks, phase, text).await;
+                    }
+                }
+                Effect::Copy(text) => {
+                    if let Err(e) = copy_to_clipboard(&mut terminal, &text) {
+                        app.view.flash = Some(Flash::warn(format!("cannot copy: {e}")));
+                    }
+                }
+                Effect::SendMessage {
+                    phase,
+                    step,
+                    subject,
+                    body,
+                } => {
+                    if unsaved {
+                        app.view.sending = None;
+                        continue;
+                    }
+                    start_send(&app, &tasks, (phase, step, subject, body), &sent_tx);
                 }
                 Effect::Spawn(task) => {
                     if unsaved {
@@ -457,6 +656,19 @@ async fn event_loop(
             }
         }
         if quit {
+            // Edits nobody saved are saved now: quitting must not lose a message.
+            let unsaved_drafts: Vec<(String, String)> = app
+                .view
+                .drafts
+                .iter()
+                .filter(|(_, d)| d.unsaved())
+                .map(|(p, d)| (p.clone(), d.text()))
+                .collect();
+            if app.view.journal_error.is_none() {
+                for (phase, text) in unsaved_drafts {
+                    save_message(&mut app, &writer, &tasks, phase, text).await;
+                }
+            }
             break signal.map_or(Exit::Quit, Exit::Signal);
         }
     };

@@ -19,9 +19,14 @@ const SCROLL_PAGE: usize = 10;
 pub fn update(app: &mut App, msg: Msg) -> Vec<Effect> {
     match msg {
         Msg::Terminate(_) => vec![Effect::Quit],
-        Msg::Tick | Msg::Resize => Vec::new(),
+        Msg::Tick => {
+            super::window::on_tick(app);
+            Vec::new()
+        }
+        Msg::Resize => Vec::new(),
         Msg::Key(key) => on_key(app, key),
         Msg::Task(report) => on_report(app, report),
+        Msg::Sent(sent) => super::message::on_sent(app, sent),
     }
 }
 
@@ -38,10 +43,52 @@ fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
             _ => Vec::new(),
         };
     }
+    if app.view.editing {
+        return super::message::on_editor_key(app, key);
+    }
+    if app.view.timeline && key.code == KeyCode::Esc {
+        app.view.timeline = false;
+        return Vec::new();
+    }
     let Some(action) = app.keymap.lookup(&key) else {
         return Vec::new();
     };
+    if app.view.timeline {
+        return on_timeline_action(app, action);
+    }
     on_action(app, action)
+}
+
+/// The timeline replaces the panes, so keys that act on a step would act on something
+/// out of sight: only scrolling, closing, help and quit work there.
+fn on_timeline_action(app: &mut App, action: Action) -> Vec<Effect> {
+    match action {
+        Action::Quit => return vec![Effect::Quit],
+        Action::Help => app.view.help = true,
+        Action::Timeline => app.view.timeline = false,
+        Action::Up | Action::ScrollUp => {
+            let by = if action == Action::Up { 1 } else { SCROLL_PAGE };
+            app.view.timeline_scroll = app.view.timeline_scroll.saturating_sub(by);
+        }
+        Action::Down | Action::ScrollDown => {
+            let by = if action == Action::Down {
+                1
+            } else {
+                SCROLL_PAGE
+            };
+            // The rows the timeline draws (contingency steps only once they matter).
+            let rows = crate::run::timeline::build(&app.runbook, &app.run, app.view.now)
+                .rows
+                .len();
+            let max = rows.saturating_sub(1);
+            app.view.timeline_scroll = (app.view.timeline_scroll + by).min(max);
+        }
+        Action::First => app.view.timeline_scroll = 0,
+        _ => {
+            app.view.flash = Some(Flash::info("the timeline is open: t closes it"));
+        }
+    }
+    Vec::new()
 }
 
 fn step_count(app: &App) -> usize {
@@ -104,6 +151,22 @@ fn on_action(app: &mut App, action: Action) -> Vec<Effect> {
                 (i + n - 1) % n
             };
             app.view.focus = Pane::ALL[next];
+        }
+        Action::Message => return super::message::open(app, None, None),
+        Action::Send => return super::message::send(app),
+        Action::Extend => super::window::extend(app),
+        Action::Rollback => super::window::rollback(app),
+        Action::Timeline => {
+            app.view.timeline = true;
+            app.view.timeline_scroll = 0;
+        }
+        Action::SaveMessage
+        | Action::CopyMessage
+        | Action::RegenerateMessage
+        | Action::LeaveEditor => {
+            app.view.flash = Some(Flash::info(
+                "that key works inside the message editor: m opens it",
+            ));
         }
         Action::Act => return act(app),
         Action::Done => return mark_done(app),
@@ -172,10 +235,12 @@ fn act(app: &mut App) -> Vec<Effect> {
         StepKind::Manual => mark_done(app),
         StepKind::Command | StepKind::Backup => start(app, false),
         StepKind::Message => {
-            app.view.flash = Some(Flash::info(format!(
-                "`{step_id}` is a message step: send the message yourself, then press d"
-            )));
-            Vec::new()
+            let phase = app
+                .runbook
+                .step(&step_id)
+                .and_then(|s| s.message.as_ref())
+                .map(|m| m.get_ref().clone());
+            super::message::open(app, phase, Some(step_id))
         }
     }
 }
@@ -721,6 +786,17 @@ fn mark_done(app: &mut App) -> Vec<Effect> {
     let Some(step) = writable_step(app) else {
         return Vec::new();
     };
+    let phase = app
+        .runbook
+        .step(&step)
+        .and_then(|s| s.message.as_ref())
+        .map(|m| m.get_ref().clone());
+    if phase.is_some() && app.view.sending == phase {
+        app.view.flash = Some(Flash::info(format!(
+            "`{step}`: its message is being sent; its outcome settles the step"
+        )));
+        return Vec::new();
+    }
     let status = plan::status(&app.runbook, &app.run, &step);
     // Any step not yet done goes through its gate, whatever its state: skipping or
     // failing a step must not turn into a way around `requires`.
@@ -762,7 +838,14 @@ fn mark_done(app: &mut App) -> Vec<Effect> {
                 return Vec::new();
             }
             advance_after(app, &step);
-            vec![Effect::Record(vec![Event::StepDone { step }])]
+            let mut events = super::message::marked_sent(app, &step);
+            if !events.is_empty() {
+                app.view.flash = Some(Flash::info(format!(
+                    "`{step}`: its message is recorded as sent by hand"
+                )));
+            }
+            events.push(Event::StepDone { step });
+            vec![Effect::Record(events)]
         }
     }
 }
@@ -898,13 +981,13 @@ fn submit_dialog(app: &mut App) -> Vec<Effect> {
         Purpose::Note { step } => vec![Effect::Record(vec![Event::NoteAdded { step, text }])],
         Purpose::NoteToComplete { step } => {
             advance_after(app, &step);
-            vec![Effect::Record(vec![
-                Event::NoteAdded {
-                    step: step.clone(),
-                    text,
-                },
-                Event::StepDone { step },
-            ])]
+            let mut events = vec![Event::NoteAdded {
+                step: step.clone(),
+                text,
+            }];
+            events.extend(super::message::marked_sent(app, &step));
+            events.push(Event::StepDone { step });
+            vec![Effect::Record(events)]
         }
         Purpose::Override { step, unmet } => {
             advance_after(app, &step);
@@ -919,6 +1002,7 @@ fn submit_dialog(app: &mut App) -> Vec<Effect> {
                     text,
                 });
             }
+            events.extend(super::message::marked_sent(app, &step));
             events.push(Event::StepDone { step });
             vec![Effect::Record(events)]
         }
@@ -977,5 +1061,17 @@ fn submit_dialog(app: &mut App) -> Vec<Effect> {
                 reason: text,
             }])]
         }
+        Purpose::ExtendBy => {
+            super::window::extend_by(app, &text);
+            Vec::new()
+        }
+        Purpose::ExtendReason { by } => super::window::extended(app, by, text),
+        Purpose::Rollback => super::window::rollback_started(app, text),
+        Purpose::Send {
+            phase,
+            step,
+            subject,
+            body,
+        } => super::message::confirm_send(app, &text, phase, step, subject, body),
     }
 }

@@ -14,10 +14,17 @@ pub enum Pane {
     Detail,
     Output,
     Backups,
+    Message,
 }
 
 impl Pane {
-    pub const ALL: [Pane; 4] = [Pane::Checklist, Pane::Detail, Pane::Output, Pane::Backups];
+    pub const ALL: [Pane; 5] = [
+        Pane::Checklist,
+        Pane::Detail,
+        Pane::Output,
+        Pane::Backups,
+        Pane::Message,
+    ];
 
     pub fn title(self) -> &'static str {
         match self {
@@ -25,6 +32,7 @@ impl Pane {
             Pane::Detail => "Step",
             Pane::Output => "Output",
             Pane::Backups => "Backups",
+            Pane::Message => "Message",
         }
     }
 }
@@ -73,6 +81,21 @@ pub enum Purpose {
     MarkFailed {
         step: String,
     },
+    /// `e`: how long to extend the window by (a duration such as `30m`).
+    ExtendBy,
+    /// `e`, second question: why.
+    ExtendReason {
+        by: crate::runbook::Duration,
+    },
+    /// `R`: why the rollback starts.
+    Rollback,
+    /// `S`: type `y` to send this text through `message.send`.
+    Send {
+        phase: String,
+        step: Option<String>,
+        subject: String,
+        body: String,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -90,6 +113,49 @@ impl Dialog {
 
     pub fn text(&self) -> String {
         self.editor.lines().join("\n").trim().to_string()
+    }
+}
+
+/// A message draft the operator has opened in the editor. Until then the message pane
+/// shows the draft rendered live, so it follows the clock and the checklist.
+#[derive(Debug, Clone)]
+pub struct MessageDraft {
+    pub editor: TextArea<'static>,
+    /// The text as generated (or loaded from a saved file): edits are measured against it.
+    pub generated: String,
+    /// The text last saved to a file, if any.
+    pub saved: Option<String>,
+    /// `ctrl-r` pressed once over edits: the next `ctrl-r` replaces them.
+    pub regenerate_armed: bool,
+}
+
+impl MessageDraft {
+    pub fn new(text: &str) -> Self {
+        let mut editor = TextArea::from(text.split('\n').map(str::to_string));
+        editor.set_cursor_line_style(ratatui::style::Style::default());
+        MessageDraft {
+            editor,
+            generated: text.to_string(),
+            saved: None,
+            regenerate_armed: false,
+        }
+    }
+
+    pub fn text(&self) -> String {
+        self.editor.lines().join("\n")
+    }
+
+    /// Changed by the operator since it was generated.
+    pub fn edited(&self) -> bool {
+        self.text() != self.generated
+    }
+
+    /// Changed since it was last saved (or never saved while edited).
+    pub fn unsaved(&self) -> bool {
+        match &self.saved {
+            Some(s) => *s != self.text(),
+            None => self.edited(),
+        }
     }
 }
 
@@ -115,6 +181,26 @@ pub struct View {
     pub backup_selected: usize,
     /// Size in bytes of each backup's declared artifact, where it exists.
     pub artifacts: BTreeMap<String, u64>,
+    /// The clock as the runtime last read it: `update` stays free of the system clock.
+    pub now: jiff::Timestamp,
+    /// The message phase the pane shows; `None` follows the moment (`phase_now`).
+    pub message_phase: Option<String>,
+    /// The message step the pane was opened from (`Enter` on it): a send completes it.
+    pub message_step: Option<String>,
+    /// Drafts opened in the editor, by phase.
+    pub drafts: BTreeMap<String, MessageDraft>,
+    /// Keys go to the message editor.
+    pub editing: bool,
+    /// A send in flight, by phase: `S` is refused for it meanwhile.
+    pub sending: Option<String>,
+    /// The timeline view (`t`) replaces the panes.
+    pub timeline: bool,
+    /// Rows scrolled in the timeline view.
+    pub timeline_scroll: usize,
+    /// The verdict last seen on a tick, and since when: a change is announced once.
+    pub verdict: Option<(crate::run::Verdict, jiff::Timestamp)>,
+    /// The "during" update due time already announced as overdue.
+    pub overdue_announced: Option<jiff::Timestamp>,
 }
 
 impl View {
@@ -132,6 +218,16 @@ impl View {
             output_scroll: None,
             backup_selected: 0,
             artifacts: BTreeMap::new(),
+            now: jiff::Timestamp::UNIX_EPOCH,
+            message_phase: None,
+            message_step: None,
+            drafts: BTreeMap::new(),
+            editing: false,
+            sending: None,
+            timeline: false,
+            timeline_scroll: 0,
+            verdict: None,
+            overdue_announced: None,
         }
     }
 }

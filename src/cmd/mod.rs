@@ -1,6 +1,8 @@
 //! One module per command. Each returns `Err(Failure)` with the message and the exit
 //! code the operator (or a script) sees.
 
+pub mod message;
+pub mod report;
 pub mod resume;
 pub mod start;
 pub mod status;
@@ -103,6 +105,12 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::Resume { session } => resume::run(session.as_deref(), cli.ascii),
         Command::Status { session, json } => status::status(session.as_deref(), json),
         Command::Sessions { all, json } => status::sessions(all, json),
+        Command::Report {
+            session,
+            format,
+            output,
+        } => report::run(session.as_deref(), &format, output.as_deref()),
+        Command::Message { session, phase } => message::run(session.as_deref(), phase.as_deref()),
         Command::Validate { runbooks, strict } => {
             let mut out = std::io::stdout();
             match validate::run(&runbooks, strict, &mut out) {
@@ -123,5 +131,37 @@ pub fn store_root() -> Result<std::path::PathBuf, Failure> {
             exit::CANT_CREATE,
             "cannot find a home directory for the session store; set CUTOVER_HOME",
         )
+    })
+}
+
+/// A session read for looking at: no lock taken, nothing written, a torn last line
+/// ignored. `session` defaults to the most recent one.
+pub struct ReadOnly {
+    pub paths: crate::session::SessionPaths,
+    pub records: Vec<crate::session::Record>,
+    pub runbook: crate::runbook::Runbook,
+    pub run: crate::run::RunState,
+}
+
+pub fn read_session(session: Option<&str>) -> Result<ReadOnly, Failure> {
+    let store = crate::session::Store::open_existing(store_root()?);
+    let id = match session {
+        Some(id) => id.to_string(),
+        None => store.ids()?.pop().ok_or_else(|| {
+            Failure::new(
+                exit::NO_INPUT,
+                format!("no sessions in {}", store.root().display()),
+            )
+        })?,
+    };
+    let paths = store.existing(&id)?;
+    let (records, _) = paths.read_journal()?;
+    let runbook = resume::verified_runbook(&paths, &records)?;
+    let run = crate::run::RunState::replay(&runbook, &records);
+    Ok(ReadOnly {
+        paths,
+        records,
+        runbook,
+        run,
     })
 }

@@ -49,7 +49,7 @@ pub fn verified_runbook(paths: &SessionPaths, records: &[Record]) -> Result<Runb
         return Err(Failure::new(
             exit::DATA,
             format!(
-                "session {}: its journal {} has no session_started record, so it cannot be resumed",
+                "session {}: its journal {} has no session_started record, so its runbook is unknown",
                 paths.id,
                 paths.journal().display()
             ),
@@ -61,7 +61,7 @@ pub fn verified_runbook(paths: &SessionPaths, records: &[Record]) -> Result<Runb
             exit::DATA,
             format!(
                 "session {}: the runbook copy {} was changed after the session started \
-                 (sha256 {got}, recorded {want}); refusing to resume with a runbook the \
+                 (sha256 {got}, recorded {want}); refusing to go on with a runbook the \
                  journal does not describe",
                 paths.id,
                 paths.runbook().display()

@@ -65,6 +65,35 @@ pub fn status(session: Option<&str>, json: bool) -> Result<(), Failure> {
         local_time(status.window.start, tz),
         local_time(status.window.end, tz),
     );
+    let w = &status.window;
+    let _ = writeln!(
+        out,
+        "verdict   {} (projected finish {}, go/no-go {})",
+        w.verdict.word(),
+        local_time(w.projected_finish, tz),
+        local_time(w.go_no_go, tz),
+    );
+    if let Some(at) = w.rollback_started {
+        let _ = writeln!(out, "rollback  started {}", local_time(at, tz));
+    }
+    if w.downtime_seconds > 0 {
+        let expected = w.expected_downtime_seconds.map_or_else(String::new, |e| {
+            format!(" of {} expected", crate::runbook::Duration::from_secs(e))
+        });
+        let _ = writeln!(
+            out,
+            "downtime  {}{expected}",
+            crate::runbook::Duration::from_secs(w.downtime_seconds)
+        );
+    }
+    if let Some(due) = w.next_update_due {
+        let _ = writeln!(
+            out,
+            "update    next due {}{}",
+            local_time(due, tz),
+            if w.update_overdue { " (OVERDUE)" } else { "" }
+        );
+    }
     let _ = writeln!(out, "saved     #{}", status.saved);
     if let Some(by) = &status.open_by {
         let _ = writeln!(out, "open by   {by}");

@@ -78,6 +78,7 @@ pub fn drive(
     let tasks = runtime::Tasks {
         dir: crate::runner::TaskDir::new(&paths.dir),
         exe,
+        messages: paths.messages(),
     };
     let result = runtime::run(app, writer, tasks);
     drop(lock);

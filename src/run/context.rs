@@ -4,9 +4,10 @@ use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 
-use super::plan;
 use super::state::{RunState, StepStatus};
+use super::window::Verdict;
 use crate::runbook::Runbook;
+use crate::session::Outcome;
 
 /// Formats a timestamp in the window's zone with a strftime pattern. An unknown zone
 /// (validated away, but a journal may outlive a tz database) falls back to UTC.
@@ -36,77 +37,113 @@ pub fn context(
         ctx.entry(k.clone()).or_insert_with(|| v.get_ref().clone());
     }
     let tz = run.window.timezone.as_str();
-    let w = &run.window;
-    let (done, total) = plan::progress(runbook, run);
+    let ws = super::window::status(runbook, run, now);
+    // Progress along the path being followed: during a rollback, its steps.
+    let contingency = run.rollback_started.is_some();
+    let (done, total) =
+        crate::runbook::estimate::steps_in(&runbook.file, contingency).fold((0, 0), |(d, t), s| {
+            let settled = run
+                .step(s.id.get_ref())
+                .is_some_and(|st| st.status.is_settled());
+            (d + usize::from(settled), t + 1)
+        });
     let current = run
         .steps
         .iter()
         .find(|s| s.status == StepStatus::Running)
-        .or_else(|| run.steps.iter().find(|s| !s.status.is_settled()));
+        .or_else(|| {
+            // During a rollback the step that matters next is a rollback step.
+            let contingency = run.rollback_started.is_some();
+            run.steps.iter().find(|s| {
+                !s.status.is_settled()
+                    && runbook.phase_of(&s.id).map(|p| p.contingency) == Some(contingency)
+            })
+        });
     let current_title = current
         .and_then(|s| runbook.step(&s.id))
         .map_or_else(|| "all steps settled".to_string(), |s| s.title.clone());
-    let eta = plan::projected_finish(runbook, run, now);
-    let reserve = crate::runbook::estimate::rollback_reserve(&runbook.file);
-    let rollback_deadline = w.end.checked_sub(reserve.signed()).unwrap_or(w.end);
-    let downtime = match (run.downtime_started, run.downtime_ended) {
-        (Some(a), Some(b)) => crate::runbook::Duration::from_secs(b.duration_since(a).as_secs()),
-        (Some(a), None) => crate::runbook::Duration::from_secs(now.duration_since(a).as_secs()),
-        _ => crate::runbook::Duration::ZERO,
-    };
     let mut put = |k: &str, v: String| {
         ctx.insert(k.to_string(), v);
     };
     put("title", runbook.title().to_string());
-    put("window_start", local_time(w.start, tz));
-    put("window_end", local_time(w.end, tz));
-    put("window_start_utc", utc_time(w.start));
-    put("window_end_utc", utc_time(w.end));
+    put("window_start", local_time(ws.start, tz));
+    put("window_end", local_time(ws.end, tz));
+    put("window_start_utc", utc_time(ws.start));
+    put("window_end_utc", utc_time(ws.end));
     put("timezone", tz.to_string());
     put(
         "expected_downtime",
-        runbook
-            .file
-            .window
-            .expected_downtime
+        ws.downtime
+            .expected
             .map_or_else(|| "not stated".to_string(), |d| d.to_string()),
     );
-    put("rollback_deadline", local_time(rollback_deadline, tz));
-    put("eta", local_time(eta, tz));
-    put("projected_finish", local_time(eta, tz));
+    put("rollback_deadline", local_time(ws.go_no_go, tz));
+    put("eta", local_time(ws.projected_finish, tz));
+    put("projected_finish", local_time(ws.projected_finish, tz));
     put("now", local_time(now, tz));
     put("current_step", current_title);
     put(
         "current_status",
-        if run.rollback_started.is_some() {
-            "rolling back"
-        } else if now > w.end {
-            "delayed"
-        } else {
-            "in progress"
+        match (ws.finished, ws.rollback_started, ws.verdict) {
+            (Some((Outcome::RolledBack, _)), _, _) => "rolled back",
+            (Some(_), _, _) => "completed",
+            (None, Some(_), _) => "rolling back",
+            (None, None, Verdict::OnTrack) if now < ws.start => "scheduled",
+            (None, None, Verdict::OnTrack) => "on schedule",
+            (None, None, _) => "delayed",
         }
         .to_string(),
     );
     put("steps_done", done.to_string());
     put("steps_total", total.to_string());
-    put("actual_downtime", downtime.to_string());
+    put("actual_downtime", ws.downtime.elapsed.to_string());
     put(
         "completed_at",
-        run.last_event_at
-            .map_or_else(String::new, |t| local_time(t, tz)),
+        local_time(completed_at(runbook, run).unwrap_or(now), tz),
     );
-    let every = runbook
-        .file
-        .message
-        .as_ref()
-        .and_then(|m| m.update_every)
-        .unwrap_or(crate::runbook::Duration::from_mins(30));
-    put(
-        "next_update_at",
-        local_time(now.checked_add(every.signed()).unwrap_or(now), tz),
+    let next = ws.next_update.map_or_else(
+        || {
+            let every = runbook
+                .file
+                .message
+                .as_ref()
+                .and_then(|m| m.update_every)
+                .unwrap_or(crate::runbook::Duration::from_mins(30));
+            now.checked_add(every.signed()).unwrap_or(now)
+        },
+        // The update being written now resets the cadence.
+        |n| now.checked_add(n.every.signed()).unwrap_or(now),
     );
-    put("update_no", (run.messages_sent + 1).to_string());
+    put("next_update_at", local_time(next, tz));
+    let updates = run
+        .messages
+        .iter()
+        .filter(|m| m.ok && matches!(m.phase.as_str(), "during" | "rollback"))
+        .count();
+    put("update_no", (updates + 1).to_string());
     put("operator", operator.to_string());
     put("session", run.session.clone());
     ctx
+}
+
+/// When the work was over: when the last step of the path being followed settled
+/// (message steps aside: the "after" message is written once the work is over, before its
+/// own step is done), else when the session was finished. `None` while work remains.
+pub fn completed_at(runbook: &Runbook, run: &RunState) -> Option<Timestamp> {
+    let contingency = run.rollback_started.is_some();
+    let mut latest = None;
+    let mut settled = true;
+    for s in crate::runbook::estimate::steps_in(&runbook.file, contingency)
+        .filter(|s| s.kind() != crate::runbook::StepKind::Message)
+    {
+        match run.step(s.id.get_ref()) {
+            Some(st) if st.status.is_settled() => latest = latest.max(st.finished_at),
+            _ => settled = false,
+        }
+    }
+    if settled && latest.is_some() {
+        latest
+    } else {
+        run.finished_at
+    }
 }

@@ -5,5 +5,11 @@ pub mod context;
 pub mod plan;
 pub mod report;
 pub mod state;
+pub mod timeline;
+pub mod window;
 
-pub use state::{Attempt, BackupState, BackupStatus, RunState, StepState, StepStatus};
+pub use state::{
+    Attempt, BackupState, BackupStatus, Extension, MessageRecord, Override, RunState, StepState,
+    StepStatus,
+};
+pub use window::{Verdict, WindowStatus};

@@ -1,10 +1,11 @@
-//! What follows from the run state and the clock: gates, the window's phase, and how
-//! much of the plan is left. Pure functions of (runbook, state, now).
+//! What follows from the run state and the clock: gates, the window's phase, progress.
+//! How much of the plan is left, and whether it fits, is `window`'s. Pure functions of
+//! (runbook, state, now).
 
 use jiff::{SignedDuration, Timestamp};
 
 use super::state::{RunState, StepStatus};
-use crate::runbook::{Duration, Runbook, Step, estimate};
+use crate::runbook::{Runbook, Step, estimate};
 
 /// The status shown for a step: the stored one, except that a pending step whose
 /// `requires` are not all done (and not overridden) is `blocked`.
@@ -57,14 +58,6 @@ pub fn window_phase(state: &RunState, now: Timestamp) -> WindowPhase {
     }
 }
 
-/// Estimates of the happy-path steps not yet done or skipped.
-pub fn remaining_estimate(runbook: &Runbook, state: &RunState) -> Duration {
-    estimate::steps_in(&runbook.file, false)
-        .filter(|s| !is_settled(state, s))
-        .filter_map(|s| estimate::step_estimate(&runbook.file, s))
-        .sum()
-}
-
 /// Done (or skipped) over all happy-path steps.
 pub fn progress(runbook: &Runbook, state: &RunState) -> (usize, usize) {
     estimate::steps_in(&runbook.file, false).fold((0, 0), |(settled, total), s| {
@@ -76,12 +69,4 @@ fn is_settled(state: &RunState, step: &Step) -> bool {
     state
         .step(step.id.get_ref())
         .is_some_and(|st| st.status.is_settled())
-}
-
-/// When the remaining plan would end if work went at estimate from `now` (or from the
-/// window's start, if it has not opened yet).
-pub fn projected_finish(runbook: &Runbook, state: &RunState, now: Timestamp) -> Timestamp {
-    let from = now.max(state.window.start);
-    from.checked_add(remaining_estimate(runbook, state).signed())
-        .unwrap_or(from)
 }

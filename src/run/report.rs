@@ -11,7 +11,7 @@ use crate::session::Outcome;
 
 pub const SCHEMA: u32 = 1;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Status {
     pub schema: u32,
     pub session: String,
@@ -29,14 +29,14 @@ pub struct Status {
     pub backups: Vec<BackupInfo>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct RunbookInfo {
     pub title: String,
     pub path: String,
     pub sha256: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct WindowInfo {
     pub start: Timestamp,
     pub end: Timestamp,
@@ -47,15 +47,27 @@ pub struct WindowInfo {
     pub seconds: i64,
     pub extended_by_seconds: i64,
     pub projected_finish: Timestamp,
+    /// `on_track`, `at_risk`, `go_no_go_passed` or `overrun`, at the time of the report.
+    pub verdict: super::window::Verdict,
+    /// The last moment to decide to roll back: end minus the rollback reserve.
+    pub go_no_go: Timestamp,
+    pub rollback_reserve_seconds: i64,
+    pub rollback_started: Option<Timestamp>,
+    /// Downtime so far (or in total once it ended), and what was announced.
+    pub downtime_seconds: i64,
+    pub expected_downtime_seconds: Option<i64>,
+    /// When the next stakeholder update is due, with `message.update_every` set.
+    pub next_update_due: Option<Timestamp>,
+    pub update_overdue: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Progress {
     pub settled: usize,
     pub total: usize,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct StepInfo {
     pub id: String,
     pub phase: String,
@@ -78,7 +90,7 @@ pub struct StepInfo {
 }
 
 /// An attempt as the journal tells it, plus its length and its outcome in words.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct AttemptInfo {
     #[serde(flatten)]
     pub attempt: Attempt,
@@ -100,7 +112,7 @@ fn attempts(history: &[Attempt]) -> Vec<AttemptInfo> {
         .collect()
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct BackupInfo {
     pub id: String,
     pub title: String,
@@ -125,6 +137,7 @@ pub fn status(
         WindowPhase::Overrun(d) => ("overrun", d.as_secs()),
     };
     let (settled, total) = plan::progress(runbook, run);
+    let ws = super::window::status(runbook, run, now);
     let steps = runbook
         .file
         .phases
@@ -190,7 +203,15 @@ pub fn status(
             phase,
             seconds,
             extended_by_seconds: run.window.extended_by.as_secs(),
-            projected_finish: plan::projected_finish(runbook, run, now),
+            projected_finish: ws.projected_finish,
+            verdict: ws.verdict,
+            go_no_go: ws.go_no_go,
+            rollback_reserve_seconds: ws.reserve.as_secs(),
+            rollback_started: ws.rollback_started,
+            downtime_seconds: ws.downtime.elapsed.as_secs(),
+            expected_downtime_seconds: ws.downtime.expected.map(|d| d.as_secs()),
+            next_update_due: ws.next_update.map(|n| n.due),
+            update_overdue: ws.next_update.is_some_and(|n| n.overdue),
         },
         progress: Progress { settled, total },
         steps,

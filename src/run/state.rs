@@ -169,6 +169,41 @@ pub struct BackupState {
     pub verify: Option<String>,
 }
 
+/// One stakeholder message as journaled: sent, failed, or marked sent by hand.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MessageRecord {
+    pub phase: String,
+    pub at: Timestamp,
+    pub by: String,
+    pub ok: bool,
+    pub by_hand: bool,
+    pub exit: Option<i32>,
+    pub file: String,
+    pub subject: String,
+    pub body: String,
+    pub detail: Option<String>,
+    pub step: Option<String>,
+}
+
+/// A window extension: how much, why, who, when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Extension {
+    pub at: Timestamp,
+    pub by: String,
+    pub duration: Duration,
+    pub reason: String,
+}
+
+/// A gate passed by hand.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Override {
+    pub at: Timestamp,
+    pub by: String,
+    pub step: String,
+    pub unmet: Vec<String>,
+    pub reason: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct WindowState {
     pub start: Timestamp,
@@ -192,9 +227,18 @@ pub struct RunState {
     pub downtime_started: Option<Timestamp>,
     pub downtime_ended: Option<Timestamp>,
     pub rollback_started: Option<Timestamp>,
+    pub rollback_reason: Option<String>,
+    pub extensions: Vec<Extension>,
+    pub overrides: Vec<Override>,
     pub messages_saved: u32,
+    /// Successful sends (and messages marked sent by hand).
     pub messages_sent: u32,
+    /// Every send and every failed send, oldest first.
+    pub messages: Vec<MessageRecord>,
+    /// The saved drafts still relevant: phase to file, the latest save per phase.
+    pub saved_drafts: BTreeMap<String, String>,
     pub finished: Option<Outcome>,
+    pub finished_at: Option<Timestamp>,
     /// Sequence number of the last applied record: "saved #N".
     pub last_seq: u64,
     pub last_event_at: Option<Timestamp>,
@@ -254,9 +298,15 @@ impl RunState {
             downtime_started: None,
             downtime_ended: None,
             rollback_started: None,
+            rollback_reason: None,
+            extensions: Vec::new(),
+            overrides: Vec::new(),
             messages_saved: 0,
             messages_sent: 0,
+            messages: Vec::new(),
+            saved_drafts: BTreeMap::new(),
             finished: None,
+            finished_at: None,
             last_seq: 0,
             last_event_at: None,
             unknown_refs: 0,
@@ -431,7 +481,18 @@ impl RunState {
                     s.failed_reason = Some(reason.clone());
                 }
             }
-            Event::GateOverridden { step, reason, .. } => {
+            Event::GateOverridden {
+                step,
+                unmet,
+                reason,
+            } => {
+                self.overrides.push(Override {
+                    at,
+                    by: record.by.clone(),
+                    step: step.clone(),
+                    unmet: unmet.clone(),
+                    reason: reason.clone(),
+                });
                 if let Some(s) = self.step_mut(step) {
                     s.override_reason = Some(reason.clone());
                 }
@@ -514,7 +575,13 @@ impl RunState {
                     attempt_mut(&mut b.history, *attempt, at).interrupted = true;
                 }
             }
-            Event::WindowExtended { by, .. } => {
+            Event::WindowExtended { by, reason } => {
+                self.extensions.push(Extension {
+                    at,
+                    by: record.by.clone(),
+                    duration: *by,
+                    reason: reason.clone(),
+                });
                 self.window.extended_by = self.window.extended_by + *by;
                 self.window.end = self
                     .window
@@ -522,12 +589,50 @@ impl RunState {
                     .checked_add(by.signed())
                     .unwrap_or(self.window.end);
             }
-            Event::RollbackStarted { .. } => {
-                self.rollback_started.get_or_insert(at);
+            Event::RollbackStarted { reason } => {
+                if self.rollback_started.is_none() {
+                    self.rollback_started = Some(at);
+                    self.rollback_reason = Some(reason.clone());
+                }
             }
-            Event::MessageSaved { .. } => self.messages_saved += 1,
-            Event::MessageSent { .. } => self.messages_sent += 1,
-            Event::SessionFinished { outcome } => self.finished = Some(*outcome),
+            Event::MessageSaved { phase, file } => {
+                self.messages_saved += 1;
+                self.saved_drafts.insert(phase.clone(), file.clone());
+            }
+            Event::MessageSent {
+                phase,
+                file,
+                exit,
+                ok,
+                step,
+                subject,
+                body,
+                detail,
+                by_hand,
+            } => {
+                if *ok {
+                    self.messages_sent += 1;
+                    // Sent: the saved draft of this phase has served its purpose.
+                    self.saved_drafts.remove(phase);
+                }
+                self.messages.push(MessageRecord {
+                    phase: phase.clone(),
+                    at,
+                    by: record.by.clone(),
+                    ok: *ok,
+                    by_hand: *by_hand,
+                    exit: *exit,
+                    file: file.clone(),
+                    subject: subject.clone(),
+                    body: body.clone(),
+                    detail: detail.clone(),
+                    step: step.clone(),
+                });
+            }
+            Event::SessionFinished { outcome } => {
+                self.finished = Some(*outcome);
+                self.finished_at = Some(at);
+            }
         }
     }
 

@@ -141,10 +141,29 @@ pub enum Event {
         phase: String,
         file: String,
     },
+    /// A message went out through `message.send` (or failed to), or the operator marked
+    /// it sent by other means. It carries the exact text, so the journal alone tells what
+    /// stakeholders were told.
     MessageSent {
         phase: String,
+        /// The saved copy under `messages/` (empty when marked sent by hand).
         file: String,
         exit: Option<i32>,
+        #[serde(default)]
+        ok: bool,
+        /// The message step this send completes, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        step: Option<String>,
+        #[serde(default)]
+        subject: String,
+        #[serde(default)]
+        body: String,
+        /// How a failed send failed (`exit 1: mail: cannot connect`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        detail: Option<String>,
+        /// Sent outside cutover; the operator says so.
+        #[serde(default, skip_serializing_if = "is_false")]
+        by_hand: bool,
     },
     SessionFinished {
         outcome: Outcome,

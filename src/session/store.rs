@@ -352,6 +352,10 @@ impl SessionPaths {
     fn new(id: String, dir: PathBuf) -> Self {
         SessionPaths { id, dir }
     }
+    /// Saved drafts and sent messages, `<n>-<phase>.txt`.
+    pub fn messages(&self) -> PathBuf {
+        self.dir.join("messages")
+    }
     pub fn journal(&self) -> PathBuf {
         self.dir.join("journal.jsonl")
     }

@@ -5,8 +5,10 @@ pub mod checklist;
 pub mod detail;
 pub mod dialog;
 pub mod help;
+pub mod message;
 pub mod output;
 pub mod theme;
+pub mod timeline;
 pub mod window;
 
 use jiff::Timestamp;
@@ -16,7 +18,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Padding, Paragraph, Wrap};
 
-use crate::app::{App, Pane};
+use crate::app::{Action, App, Pane};
 use theme::{Theme, clean};
 use unicode_width::UnicodeWidthStr;
 
@@ -51,19 +53,27 @@ pub fn render(frame: &mut Frame, app: &App, now: Timestamp) {
     render_header(frame, app, th, header);
     render_status(frame, app, th, status);
 
-    if area.width >= WIDE_WIDTH && area.height >= WIDE_HEIGHT {
-        let out_h = (body.height / 3).clamp(6, 16);
-        let [top, out] =
+    if app.view.timeline {
+        timeline::render(frame, app, th, now, body);
+    } else if area.width >= WIDE_WIDTH && area.height >= WIDE_HEIGHT {
+        // The editor takes more of the bottom row while the operator writes in it.
+        let out_h = if app.view.editing {
+            (body.height / 2).clamp(8, 24)
+        } else {
+            (body.height / 3).clamp(6, 16)
+        };
+        let [top, bottom] =
             Layout::vertical([Constraint::Fill(1), Constraint::Length(out_h)]).areas(body);
-        let [left, right] =
-            Layout::horizontal([Constraint::Percentage(58), Constraint::Percentage(42)]).areas(top);
+        let columns = [Constraint::Percentage(58), Constraint::Percentage(42)];
+        let [left, right] = Layout::horizontal(columns).areas(top);
         let detail_h = (left.height / 3).clamp(8, 14);
         let [list, detail] =
             Layout::vertical([Constraint::Fill(1), Constraint::Length(detail_h)]).areas(left);
         let [win, backups] =
             Layout::vertical([Constraint::Length(window::WIDE_HEIGHT), Constraint::Fill(1)])
                 .areas(right);
-        checklist::render(frame, app, th, list, app.view.focus == Pane::Checklist);
+        let [out, msg] = Layout::horizontal(columns).areas(bottom);
+        checklist::render(frame, app, th, now, list, app.view.focus == Pane::Checklist);
         detail::render(frame, app, th, now, detail, app.view.focus == Pane::Detail);
         window::render(frame, app, th, now, win, false);
         backups::render(
@@ -75,6 +85,7 @@ pub fn render(frame: &mut Frame, app: &App, now: Timestamp) {
             app.view.focus == Pane::Backups,
         );
         output::render(frame, app, th, out, app.view.focus == Pane::Output);
+        message::render(frame, app, th, now, msg, app.view.focus == Pane::Message);
     } else {
         // One column: the window and the checklist always; the focused other pane
         // below when there is room, in place of the checklist when there is not.
@@ -87,19 +98,26 @@ pub fn render(frame: &mut Frame, app: &App, now: Timestamp) {
         // With the checklist focused, a running step shows its output; once it ends,
         // the step pane says how and what next (`tab` reaches the output).
         let second = match app.view.focus {
+            _ if app.view.editing => Pane::Message,
             Pane::Backups => Pane::Backups,
             Pane::Output => Pane::Output,
+            Pane::Message => Pane::Message,
             Pane::Checklist if app.shown_task().is_some_and(|t| app.is_running(&t)) => Pane::Output,
             _ => Pane::Detail,
         };
         if rest.height >= 16 {
+            // Writing a message needs more lines than reading a pane.
+            let below_h = if app.view.editing {
+                rest.height * 2 / 3
+            } else {
+                rest.height / 2 - 1
+            };
             let [list, below] =
-                Layout::vertical([Constraint::Fill(1), Constraint::Length(rest.height / 2 - 1)])
-                    .areas(rest);
-            checklist::render(frame, app, th, list, app.view.focus == Pane::Checklist);
+                Layout::vertical([Constraint::Fill(1), Constraint::Length(below_h)]).areas(rest);
+            checklist::render(frame, app, th, now, list, app.view.focus == Pane::Checklist);
             render_pane(frame, app, th, now, second, below);
-        } else if app.view.focus == Pane::Checklist {
-            checklist::render(frame, app, th, rest, true);
+        } else if app.view.focus == Pane::Checklist && !app.view.editing {
+            checklist::render(frame, app, th, now, rest, true);
         } else {
             render_pane(frame, app, th, now, second, rest);
         }
@@ -109,17 +127,18 @@ pub fn render(frame: &mut Frame, app: &App, now: Timestamp) {
         help::render(frame, app, th, area);
     }
     if let Some(d) = &app.view.dialog {
-        dialog::render(frame, app, th, d, area);
+        dialog::render(frame, app, th, now, d, area);
     }
 }
 
 fn render_pane(frame: &mut Frame, app: &App, th: Theme, now: Timestamp, pane: Pane, area: Rect) {
     let focused = app.view.focus == pane;
     match pane {
-        Pane::Checklist => checklist::render(frame, app, th, area, focused),
+        Pane::Checklist => checklist::render(frame, app, th, now, area, focused),
         Pane::Detail => detail::render(frame, app, th, now, area, focused),
         Pane::Backups => backups::render(frame, app, th, now, area, focused),
         Pane::Output => output::render(frame, app, th, area, focused),
+        Pane::Message => message::render(frame, app, th, now, area, focused),
     }
 }
 
@@ -215,58 +234,143 @@ fn render_status(frame: &mut Frame, app: &App, th: Theme, area: Rect) {
     frame.render_widget(Line::from(Span::styled(saved, saved_style)), r);
 }
 
-/// Key hints, as many as fit; the least needed go first so `help` and `quit` stay.
-fn hints(app: &App, th: Theme, width: usize) -> Line<'static> {
-    use crate::app::Action;
+/// One key hint: the action's first key (or a pair, for scrolling) and a short label.
+struct Hint {
+    action: Action,
+    keys: Option<String>,
+    label: &'static str,
+}
+
+impl Hint {
+    fn of(action: Action) -> Hint {
+        Hint {
+            action,
+            keys: None,
+            label: action.hint(),
+        }
+    }
+
+    fn labelled(action: Action, label: &'static str) -> Hint {
+        Hint {
+            action,
+            keys: None,
+            label,
+        }
+    }
+}
+
+/// The hints that fit the moment, most needed first.
+fn hint_order(app: &App) -> (Vec<Hint>, Vec<Action>) {
     use crate::run::{StepStatus, plan};
-    // The keys that matter for the selected step come first.
-    let status = app
-        .run
-        .steps
-        .get(app.view.selected)
-        .map(|s| plan::status(&app.runbook, &app.run, &s.id));
-    let order: Vec<Action> = match status {
-        Some(StepStatus::Running) => vec![
-            Action::Cancel,
-            Action::OpenLog,
-            Action::ScrollUp,
-            Action::Note,
-            Action::FocusNext,
-            Action::Help,
-            Action::Quit,
-        ],
-        Some(StepStatus::Failed) => vec![
-            Action::Rerun,
-            Action::OpenLog,
-            Action::Done,
-            Action::Reopen,
-            Action::Note,
-            Action::FocusNext,
-            Action::Help,
-            Action::Quit,
-        ],
-        Some(StepStatus::Interrupted) => vec![
-            Action::Rerun,
-            Action::Done,
-            Action::MarkFailed,
-            Action::OpenLog,
-            Action::FocusNext,
-            Action::Help,
-            Action::Quit,
-        ],
-        _ => vec![
-            Action::Act,
-            Action::Done,
-            Action::Skip,
-            Action::Note,
-            Action::Reopen,
-            Action::FocusNext,
-            Action::Help,
-            Action::Quit,
-        ],
+    use crate::runbook::StepKind;
+    let key = |a: Action| {
+        app.keymap
+            .keys_for(a)
+            .into_iter()
+            .next()
+            .map(|k| k.to_string())
     };
-    // Dropped first when the line is too narrow; `help` and `quit` go last.
-    let drop_first = [
+    if app.view.editing {
+        return (
+            vec![
+                Hint::of(Action::SaveMessage),
+                Hint::of(Action::CopyMessage),
+                Hint::of(Action::RegenerateMessage),
+                Hint::of(Action::LeaveEditor),
+                Hint::labelled(Action::Send, "sends after leaving"),
+            ],
+            vec![Action::RegenerateMessage, Action::Send, Action::CopyMessage],
+        );
+    }
+    if app.view.timeline {
+        let scroll = match (key(Action::Down), key(Action::Up)) {
+            (Some(d), Some(u)) => Some(format!("{d}/{u}")),
+            (d, u) => d.or(u),
+        };
+        return (
+            vec![
+                Hint::labelled(Action::Timeline, "close"),
+                Hint {
+                    action: Action::Down,
+                    keys: scroll,
+                    label: "scroll",
+                },
+                Hint::of(Action::Help),
+                Hint::of(Action::Quit),
+            ],
+            vec![Action::Down, Action::Help],
+        );
+    }
+    // The keys that matter for the selected step come first.
+    let selected = app.run.steps.get(app.view.selected);
+    let status = selected.map(|s| plan::status(&app.runbook, &app.run, &s.id));
+    let message_step = selected
+        .and_then(|s| app.runbook.step(&s.id))
+        .is_some_and(|d| d.kind() == StepKind::Message);
+    let mut order: Vec<Hint> = if app.view.focus == Pane::Message {
+        vec![
+            Hint::labelled(Action::Message, "edit"),
+            Hint::of(Action::Send),
+        ]
+    } else {
+        match status {
+            Some(StepStatus::Running) => vec![
+                Hint::of(Action::Cancel),
+                Hint::of(Action::OpenLog),
+                Hint::of(Action::ScrollUp),
+                Hint::of(Action::Note),
+            ],
+            Some(StepStatus::Failed) => vec![
+                Hint::of(Action::Rerun),
+                Hint::of(Action::OpenLog),
+                Hint::of(Action::Done),
+                Hint::of(Action::Reopen),
+                Hint::of(Action::Note),
+            ],
+            Some(StepStatus::Interrupted) => vec![
+                Hint::of(Action::Rerun),
+                Hint::of(Action::Done),
+                Hint::of(Action::MarkFailed),
+                Hint::of(Action::OpenLog),
+            ],
+            _ if message_step => vec![
+                Hint::labelled(Action::Act, "open message"),
+                Hint::of(Action::Send),
+                Hint::of(Action::Done),
+                Hint::of(Action::Skip),
+                Hint::of(Action::Note),
+            ],
+            _ => vec![
+                Hint::of(Action::Act),
+                Hint::of(Action::Done),
+                Hint::of(Action::Skip),
+                Hint::of(Action::Note),
+                Hint::of(Action::Reopen),
+            ],
+        }
+    };
+    if !message_step && app.view.focus != Pane::Message {
+        order.push(Hint::of(Action::Message));
+    }
+    order.push(Hint::of(Action::Timeline));
+    if app.run.finished.is_none() {
+        order.push(Hint::of(Action::Extend));
+        if app.run.rollback_started.is_none() {
+            order.push(Hint::of(Action::Rollback));
+        }
+    }
+    order.extend([
+        Hint::of(Action::FocusNext),
+        Hint::of(Action::Help),
+        Hint::of(Action::Quit),
+    ]);
+    // Dropped first when the line is too narrow; `help` and `quit` go last. On a
+    // message step, opening and sending the message outlast the rest.
+    let mut drop_first = vec![
+        Action::Rollback,
+        Action::Extend,
+        Action::Timeline,
+        Action::Message,
         Action::FocusNext,
         Action::ScrollUp,
         Action::Reopen,
@@ -278,21 +382,40 @@ fn hints(app: &App, th: Theme, width: usize) -> Line<'static> {
         Action::Done,
         Action::Rerun,
         Action::Cancel,
+        Action::Send,
         Action::Help,
     ];
-    let label = |action: Action| -> Option<(String, String)> {
-        let key = app.keymap.keys_for(action).into_iter().next()?;
-        let key = match key.to_string().as_str() {
+    if message_step {
+        drop_first.retain(|a| *a != Action::Act && *a != Action::Send);
+        let help = drop_first.len() - 1;
+        drop_first.splice(help..help, [Action::Send, Action::Act]);
+    }
+    (order, drop_first)
+}
+
+/// Key hints, as many as fit; the least needed go first so `help` and `quit` stay.
+fn hints(app: &App, th: Theme, width: usize) -> Line<'static> {
+    let (mut shown, drop_first) = hint_order(app);
+    let label = |h: &Hint| -> Option<(String, String)> {
+        let key = match &h.keys {
+            Some(k) => k.clone(),
+            None => app
+                .keymap
+                .keys_for(h.action)
+                .into_iter()
+                .next()?
+                .to_string(),
+        };
+        let key = match key.as_str() {
             "enter" if !th.ascii => "⏎".to_string(),
             k => k.to_string(),
         };
-        Some((key, format!(" {}  ", action.hint())))
+        Some((key, format!(" {}  ", h.label)))
     };
-    let mut shown: Vec<Action> = order;
-    let total = |shown: &[Action]| -> usize {
+    let total = |shown: &[Hint]| -> usize {
         1 + shown
             .iter()
-            .filter_map(|a| label(*a))
+            .filter_map(label)
             .map(|(k, h)| k.width() + h.width())
             .sum::<usize>()
     };
@@ -300,10 +423,10 @@ fn hints(app: &App, th: Theme, width: usize) -> Line<'static> {
         if total(&shown) <= width {
             break;
         }
-        shown.retain(|x| *x != a);
+        shown.retain(|x| x.action != a);
     }
     let mut spans = vec![Span::raw(" ")];
-    for (key, hint) in shown.into_iter().filter_map(label) {
+    for (key, hint) in shown.iter().filter_map(label) {
         spans.push(Span::styled(key, th.heading()));
         spans.push(Span::styled(hint, Style::default()));
     }

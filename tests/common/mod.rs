@@ -97,7 +97,11 @@ impl Home {
 
     /// The id of the only session in this home.
     pub fn only_session(&self) -> String {
-        let doc = self.sessions_json();
+        // `--all`: a session whose steps are all settled has finished by itself.
+        let out = self.run(&["sessions", "--all", "--json"]);
+        assert_eq!(out.code, 0, "sessions --all --json failed: {out:?}");
+        let doc: serde_json::Value = serde_json::from_str(&out.stdout)
+            .unwrap_or_else(|e| panic!("sessions --json is not JSON ({e}): {out:?}"));
         let sessions = doc["sessions"].as_array().expect("sessions array");
         assert_eq!(sessions.len(), 1, "expected exactly one session: {doc:#}");
         sessions[0]["id"].as_str().expect("session id").to_string()

@@ -1,0 +1,168 @@
+//! The stakeholder message of the moment: drafted live from the run state until the
+//! operator opens it in the editor, then their text. The title says which, and whether
+//! it was saved or sent, so nobody wonders what went out.
+
+use jiff::Timestamp;
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Wrap};
+use ratatui_textarea::WrapMode;
+use unicode_width::UnicodeWidthStr;
+
+use super::pane_block;
+use super::theme::{Theme, clean};
+use crate::app::App;
+use crate::app::view::MessageDraft;
+use crate::message::{self, draft};
+use crate::run::context::format_in;
+
+/// The phase the pane shows: the one opened, else the one the moment calls for.
+pub fn phase(app: &App, now: Timestamp) -> String {
+    if let Some(p) = &app.view.message_phase {
+        return p.clone();
+    }
+    let at_now = message::phase_now(&app.run, now);
+    // The editor opened the phase of the clock `update` last saw; until a tick brings
+    // that clock here, that is the draft being typed into.
+    if app.view.editing && !app.view.drafts.contains_key(at_now) {
+        let seen = message::phase_now(&app.run, app.view.now);
+        if app.view.drafts.contains_key(seen) {
+            return seen.to_string();
+        }
+    }
+    at_now.to_string()
+}
+
+/// "live draft", "edited, unsaved", "saved", "sending…", then when it was last sent;
+/// the short forms for a narrow pane.
+fn state_words(
+    app: &App,
+    th: Theme,
+    phase: &str,
+    draft: Option<&MessageDraft>,
+    short: bool,
+) -> String {
+    let mut words: Vec<String> = Vec::new();
+    if app.view.sending.as_deref() == Some(phase) {
+        words.push(if th.ascii { "sending..." } else { "sending…" }.to_string());
+    }
+    words.push(
+        match (draft, short) {
+            (None, false) => "live draft",
+            (None, true) => "live",
+            (Some(d), false) if d.unsaved() => "edited, unsaved",
+            (Some(d), true) if d.unsaved() => "unsaved",
+            (Some(d), _) if d.saved.as_deref() == Some(d.text().as_str()) => "saved",
+            (Some(_), _) => "draft",
+        }
+        .to_string(),
+    );
+    let sent = app
+        .run
+        .messages
+        .iter()
+        .filter(|m| m.ok && m.phase == phase)
+        .map(|m| m.at)
+        .max();
+    if let Some(at) = sent {
+        words.push(format!(
+            "sent {}",
+            format_in(at, &app.run.window.timezone, "%H:%M")
+        ));
+    }
+    words.join(th.sep())
+}
+
+pub fn render(frame: &mut Frame, app: &App, th: Theme, now: Timestamp, area: Rect, focused: bool) {
+    let phase = phase(app, now);
+    let opened = app.view.drafts.get(&phase);
+    let focused = focused || app.view.editing;
+    let title = |short: bool| {
+        format!(
+            "Message{}{}{}{}",
+            th.sep(),
+            clean(&phase),
+            th.sep(),
+            state_words(app, th, &phase, opened, short)
+        )
+    };
+    // The border's corners, the spaces around the title and the focus mark.
+    let room = (area.width as usize).saturating_sub(if focused { 6 } else { 4 });
+    let full = title(false);
+    let title = if full.width() <= room {
+        full
+    } else {
+        title(true)
+    };
+    let block = pane_block(th, &title, focused);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    if inner.width == 0 || inner.height == 0 {
+        return;
+    }
+
+    // What a send does, above the text: the step it completes, a redraft about to
+    // replace edits.
+    let mut notes: Vec<Line> = Vec::new();
+    if let Some(step) = &app.view.message_step {
+        notes.push(Line::from(Span::styled(
+            format!("sending it completes the step `{}`", clean(step)),
+            th.muted(),
+        )));
+    }
+    if opened.is_some_and(|d| d.regenerate_armed) {
+        notes.push(Line::from(Span::styled(
+            "ctrl-r again replaces your edits with a fresh draft",
+            th.warn(),
+        )));
+    }
+    let notes_h = (notes.len() as u16).min(inner.height.saturating_sub(1));
+    let [notes_area, text_area] =
+        Layout::vertical([Constraint::Length(notes_h), Constraint::Fill(1)]).areas(inner);
+    frame.render_widget(Paragraph::new(notes), notes_area);
+
+    match opened {
+        // Typing: the editor itself, with its cursor.
+        Some(d) if app.view.editing => {
+            // A copy, so the pane can set wrapping without touching the operator's draft.
+            let mut editor = d.editor.clone();
+            editor.set_wrap_mode(WrapMode::WordOrGlyph);
+            frame.render_widget(&editor, text_area);
+        }
+        // Not typing: the draft's text laid out like the live one, wrapped at spaces
+        // only (the editor's wrapping would break `22:00` at its colon).
+        Some(d) => {
+            let (subject, body) = draft::parse(&d.text());
+            render_text(frame, th, &subject, &body, text_area);
+        }
+        None => match draft::render(&app.runbook, &app.run, &phase, now, &app.operator) {
+            Ok(d) => render_text(frame, th, &d.subject, &d.body, text_area),
+            Err(e) => frame.render_widget(
+                Paragraph::new(Span::styled(
+                    format!(
+                        "the {} message cannot be drafted: {}",
+                        clean(&phase),
+                        clean(&e.to_string())
+                    ),
+                    th.bad(),
+                ))
+                .wrap(Wrap { trim: false }),
+                text_area,
+            ),
+        },
+    }
+}
+
+/// The subject line first, then the body, wrapped.
+fn render_text(frame: &mut Frame, th: Theme, subject: &str, body: &str, area: Rect) {
+    let mut lines = vec![
+        Line::from(vec![
+            Span::styled("Subject: ", th.muted()),
+            Span::styled(clean(subject), th.heading()),
+        ]),
+        Line::default(),
+    ];
+    lines.extend(body.lines().map(|l| Line::from(clean(l))));
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), area);
+}
