@@ -75,6 +75,8 @@ pub fn on_editor_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
     let leave = action == Some(Action::LeaveEditor) || key.code == KeyCode::Esc;
     if leave {
         app.view.editing = false;
+        // Back to the list: the next key is most likely about a step.
+        app.view.focus = Pane::Checklist;
         if let Some(d) = app.view.drafts.get(&phase)
             && !d.edited()
             && d.saved.is_none()
