@@ -181,3 +181,34 @@ fn copy_writes_osc52_and_quitting_saves_unsaved_edits() {
     again.send("q");
     assert_eq!(again.wait_code(), 0);
 }
+
+#[test]
+fn quitting_while_a_send_runs_waits_for_it_and_records_it() {
+    let home = Home::new();
+    let outbox = home.path().join("outbox");
+    let rb = runbook(
+        home.path(),
+        &format!(
+            "cat > /dev/null; sleep 2; echo delivered > '{}'",
+            outbox.display()
+        ),
+    );
+    let mut tui = home.pty(120, 40, &[std::ffi::OsStr::new("run"), rb.as_os_str()]);
+    tui.wait_for_saved(1);
+    tui.send("S");
+    tui.wait_for("Type y", TIMEOUT);
+    tui.send("y\r");
+    tui.wait_for("sending", TIMEOUT);
+    tui.send("q");
+    tui.wait_for("waiting for the message being sent", TIMEOUT);
+    assert_eq!(tui.wait_code(), 0);
+    tui.assert_restored();
+    assert_eq!(std::fs::read_to_string(&outbox).unwrap(), "delivered\n");
+    let id = home.session_dirs()[0].clone();
+    let sent: Vec<_> = events(&home, &id)
+        .into_iter()
+        .filter(|e| e["type"] == "message_sent")
+        .collect();
+    assert_eq!(sent.len(), 1, "the send that finished after q is journaled");
+    assert_eq!(sent[0]["ok"], true);
+}

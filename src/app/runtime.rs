@@ -396,6 +396,8 @@ fn start_send(
         let _ = tx.try_send(failed(file, "the runbook has no message.send".into()));
         return;
     };
+    let fallback_tx = tx.clone();
+    let mut fallback = failed(file.clone(), String::new());
     let tx = tx.clone();
     let spawned = std::thread::Builder::new()
         .name("send".into())
@@ -413,6 +415,8 @@ fn start_send(
         });
     if let Err(e) = spawned {
         tracing::error!("cannot start the send thread: {e}");
+        fallback.outcome.detail = Some(format!("not sent: cannot start a thread: {e}"));
+        let _ = fallback_tx.try_send(fallback);
     }
 }
 
@@ -656,6 +660,30 @@ async fn event_loop(
             }
         }
         if quit {
+            // A send in flight is waited for and journaled: its command runs on in its
+            // own session and may well deliver, and an unrecorded send would be sent
+            // again after resume.
+            if app.view.sending.is_some() {
+                app.view.flash = Some(Flash::info(
+                    "waiting for the message being sent to finish, to record it…",
+                ));
+                let _ = draw(&mut terminal, &app);
+                let limit = send::TIMEOUT + StdDuration::from_secs(5);
+                if let Ok(Some(sent)) = tokio::time::timeout(limit, sents.recv()).await {
+                    app.view.now = Timestamp::now();
+                    for effect in update(&mut app, Msg::Sent(sent)) {
+                        if let Effect::Record(events) = effect {
+                            let (records, error) = writer.append(events).await;
+                            for r in &records {
+                                app.apply(r);
+                            }
+                            if let Some(err) = error {
+                                app.view.journal_error = Some(err);
+                            }
+                        }
+                    }
+                }
+            }
             // Edits nobody saved are saved now: quitting must not lose a message.
             let unsaved_drafts: Vec<(String, String)> = app
                 .view
