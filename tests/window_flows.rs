@@ -550,3 +550,63 @@ fn the_session_completes_when_the_happy_path_is_settled() {
     assert_eq!(cutover::message::phase_now(&a.run, a.view.now), "after");
     assert!(cutover::app::window::completion(&a).is_none());
 }
+
+#[test]
+fn a_failed_step_marked_on_failure_rollback_offers_the_rollback() {
+    let src = RUNBOOK.replace(
+        "[[phase]]\nid = \"rb\"",
+        "[[phase.step]]\nid = \"migrate\"\ntitle = \"Migrate\"\nrun = \"migrate\"\non_failure = \"rollback\"\n\n[[phase]]\nid = \"rb\"",
+    );
+    let rb = Runbook::parse("flows.toml", &src).unwrap();
+    let start = Record {
+        seq: 1,
+        at: t("2026-11-28T21:00:00Z"),
+        by: "op@host".into(),
+        event: Event::SessionStarted {
+            session: "s".into(),
+            runbook_path: "/x/flows.toml".into(),
+            runbook_sha256: rb.sha256.clone(),
+            vars: rb.resolve_vars(&[]).unwrap(),
+            window: WindowSpec {
+                start: t("2026-11-28T21:00:00Z"),
+                end: t("2026-11-28T23:00:00Z"),
+                timezone: "UTC".into(),
+            },
+            cutover_version: "test".into(),
+        },
+    };
+    let mut a = App::new(rb, &[start], "op@host".into(), false, true);
+    a.view.now = t("2026-11-28T21:05:00Z");
+    select(&mut a, "migrate");
+    let e = key(&mut a, KeyCode::Enter);
+    save(&mut a, e);
+    let task = cutover::runner::TaskId::step("migrate", 1);
+    let exit = cutover::runner::ExitRecord {
+        exit: Some(1),
+        signal: None,
+        timed_out: false,
+        cancelled: false,
+        expect_matched: None,
+        started: t("2026-11-28T21:06:00Z"),
+        ended: t("2026-11-28T21:07:00Z"),
+        error: None,
+    };
+    let e = update(
+        &mut a,
+        Msg::Task(cutover::runner::watch::Report::Exited {
+            task,
+            exit,
+            detached: false,
+        }),
+    );
+    save(&mut a, e);
+    let f = a.view.flash.clone().unwrap();
+    assert!(
+        f.warn && f.text.contains("R starts the rollback"),
+        "{}",
+        f.text
+    );
+    assert_eq!(a.run.step("migrate").unwrap().status, StepStatus::Failed);
+    // Nothing was started by it: rolling back is the operator's call.
+    assert!(a.run.rollback_started.is_none());
+}

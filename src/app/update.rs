@@ -542,7 +542,19 @@ fn on_exit(app: &mut App, task: TaskId, exit: ExitRecord, detached: bool) -> Vec
     };
     match task.kind {
         TaskKind::Step => {
-            app.view.flash = Some(notice(format!("`{}` finished{when}: {how}", task.id)));
+            let offers_rollback = !ok
+                && app.run.rollback_started.is_none()
+                && app.runbook.step(&task.id).is_some_and(|s| {
+                    s.on_failure == Some(crate::runbook::model::OnFailure::Rollback)
+                });
+            app.view.flash = Some(notice(if offers_rollback {
+                format!(
+                    "`{}` failed{when}: {how}. Its runbook says roll back: R starts the rollback (asks why), r runs it again",
+                    task.id
+                )
+            } else {
+                format!("`{}` finished{when}: {how}", task.id)
+            }));
             vec![Effect::Record(vec![Event::StepFinished {
                 step: task.id,
                 attempt: task.attempt,
