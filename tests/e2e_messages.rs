@@ -61,7 +61,7 @@ fn a_failing_send_is_reported_journaled_and_keeps_the_draft() {
     // Enter opens the step's draft; type into its body, leave, send, confirm.
     tui.send("\r");
     tui.wait_for("editing the during message", TIMEOUT);
-    tui.send("\x1b[B\x1b[B");
+    // The cursor starts on the body's first line.
     tui.send("EDITED ");
     tui.send("\x07");
     tui.send("S");

@@ -792,6 +792,9 @@ fn editing() -> App {
     app.view.now = before_window();
     app.view.selected = 2;
     press(&mut app, KeyCode::Enter);
+    // The cursor starts in the body; the edit goes to the end of the subject line.
+    press(&mut app, KeyCode::Up);
+    press(&mut app, KeyCode::Up);
     press(&mut app, KeyCode::End);
     for c in " (22:00 to 02:00)".chars() {
         key(&mut app, c);

@@ -296,7 +296,8 @@ fn enter_on_a_message_step_opens_its_draft_in_the_editor() {
         d.text()
     );
     assert!(!d.edited());
-    // Letters type into the editor: `d` here is text, not "mark done".
+    // Letters type into the editor (the body, where the cursor starts): `d` here is
+    // text, not "mark done".
     type_text(&mut a, "Hi ");
     assert!(a.view.drafts["during"].edited());
     assert_eq!(a.run.step("tell").unwrap().status, StepStatus::Pending);
@@ -311,7 +312,10 @@ fn enter_on_a_message_step_opens_its_draft_in_the_editor() {
     );
     // ctrl-y copies it.
     let effects = ctrl(&mut a, 'y');
-    assert!(matches!(&effects[..], [Effect::Copy(t)] if t.starts_with("Hi Subject:")));
+    assert!(
+        matches!(&effects[..], [Effect::Copy(t)] if t.starts_with("Subject: [In progress]") && t.contains("\n\nHi Now: Prepare.")),
+        "{effects:?}"
+    );
 }
 
 #[test]
@@ -352,9 +356,7 @@ fn leaving_keeps_an_edited_draft_and_drops_an_untouched_one() {
 fn send_flow(a: &mut App) -> (Option<String>, String, String) {
     select(a, "tell");
     key(a, KeyCode::Enter);
-    // To the body's first line, past the subject and the blank line.
-    key(a, KeyCode::Down);
-    key(a, KeyCode::Down);
+    // The cursor starts on the body's first line, past the subject and the blank line.
     type_text(a, "Note: ");
     ctrl(a, 'g');
     key(a, KeyCode::Char('S'));
@@ -547,7 +549,10 @@ fn the_session_completes_when_the_happy_path_is_settled() {
         cutover::app::window::completion(&a).unwrap(),
     ])];
     save(&mut a, e);
-    assert_eq!(cutover::message::phase_now(&a.run, a.view.now), "after");
+    assert_eq!(
+        cutover::message::phase_now(&a.runbook, &a.run, a.view.now),
+        "after"
+    );
     assert!(cutover::app::window::completion(&a).is_none());
 }
 

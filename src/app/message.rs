@@ -18,7 +18,7 @@ pub fn shown_phase(app: &App) -> String {
     app.view
         .message_phase
         .clone()
-        .unwrap_or_else(|| message::phase_now(&app.run, app.view.now).to_string())
+        .unwrap_or_else(|| message::phase_now(&app.runbook, &app.run, app.view.now).to_string())
 }
 
 /// The text of `phase` as it would go out now: the operator's draft if they opened one,
@@ -297,12 +297,12 @@ pub fn on_sent(app: &mut App, sent: Sent) -> Vec<Effect> {
         }
         // The draft retires only if it still is what went out: edits typed while the
         // send was in flight are the operator's next message, not litter.
-        let sent_text = draft::compose(&subject, &body);
+        // Compared as sent (subject trimmed), so a stray space is not an edit.
         let unchanged = app
             .view
             .drafts
             .get(&phase)
-            .is_none_or(|d| d.text() == sent_text);
+            .is_none_or(|d| draft::parse(&d.text()) == (subject.clone(), body.clone()));
         if unchanged {
             app.view.drafts.remove(&phase);
             if app.view.message_phase.as_deref() == Some(phase.as_str()) {
@@ -312,6 +312,10 @@ pub fn on_sent(app: &mut App, sent: Sent) -> Vec<Effect> {
                 app.view.message_phase = None;
                 app.view.message_step = None;
             }
+        }
+        // The step is done either way: the pane must not offer to complete it again.
+        if app.view.message_step.is_some() && app.view.message_step == step {
+            app.view.message_step = None;
         }
         app.view.flash = Some(Flash::info(format!(
             "sent the {phase} message (saved as messages/{file}){}",

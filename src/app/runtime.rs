@@ -445,7 +445,7 @@ async fn finish_if_complete(app: &mut App, writer: &JournalWriter) {
             crate::session::Outcome::RolledBack => "rolled back",
             _ => "completed",
         };
-        let phase = crate::message::phase_now(&app.run, Timestamp::now());
+        let phase = crate::message::phase_now(&app.runbook, &app.run, Timestamp::now());
         let done =
             format!("every step is settled: the session is {word}. m drafts the {phase} message");
         // What the last action said (e.g. "sent") stays in front of it.

@@ -133,6 +133,11 @@ impl MessageDraft {
     pub fn new(text: &str) -> Self {
         let mut editor = TextArea::from(text.split('\n').map(str::to_string));
         editor.set_cursor_line_style(ratatui::style::Style::default());
+        // The cursor starts in the body (after `Subject: ...` and the blank line): a
+        // stray key lands in the text, not in the subject stakeholders see first.
+        if editor.lines().len() > 2 {
+            editor.move_cursor(ratatui_textarea::CursorMove::Jump(2, 0));
+        }
         MessageDraft {
             editor,
             generated: text.to_string(),

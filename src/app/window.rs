@@ -122,7 +122,13 @@ pub fn on_tick(app: &mut App) {
     let hhmm = |t: jiff::Timestamp| format_in(t, &tz, "%H:%M");
     let previous = app.view.verdict.map(|(v, _)| v);
     if previous != Some(ws.verdict) {
-        app.view.verdict = Some((ws.verdict, now));
+        // A verdict found on opening the screen turned at some unknown moment before.
+        let seen = if previous.is_some() {
+            now
+        } else {
+            jiff::Timestamp::UNIX_EPOCH
+        };
+        app.view.verdict = Some((ws.verdict, seen));
         let text = match ws.verdict {
             Verdict::OnTrack => previous.map(|_| "window: back ON TRACK".to_string()),
             Verdict::AtRisk if ws.rollback_started.is_some() => Some(format!(

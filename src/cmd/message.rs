@@ -25,7 +25,7 @@ pub fn run(session: Option<&str>, phase: Option<&str>) -> Result<(), Failure> {
     }
     let s = read_session(session)?;
     let now = Timestamp::now();
-    let phase = phase.unwrap_or_else(|| draft::phase_now(&s.run, now));
+    let phase = phase.unwrap_or_else(|| draft::phase_now(&s.runbook, &s.run, now));
     let rendered = draft::render(&s.runbook, &s.run, phase, now, &operator()).map_err(|e| {
         Failure::new(
             exit::DATA,

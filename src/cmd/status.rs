@@ -57,6 +57,11 @@ pub fn status(session: Option<&str>, json: bool) -> Result<(), Failure> {
     let position = match status.window.phase {
         "before" => format!("opens in {span}"),
         "inside" => format!("{span} left"),
+        "finished" if status.window.seconds >= 0 => format!("work done {span} before the end"),
+        "finished" => format!(
+            "work done {} past the end",
+            crate::runbook::Duration::from_secs(-status.window.seconds).approx()
+        ),
         _ => format!("OVERRUN by {span}"),
     };
     let _ = writeln!(

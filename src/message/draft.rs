@@ -26,12 +26,13 @@ impl Draft {
 
 /// Which message the moment calls for: `before` until the window opens, `during` inside
 /// it, `rollback` once the rollback started (also when it ended that way), `after` once
-/// the session finished.
-pub fn phase_now(run: &RunState, now: Timestamp) -> &'static str {
+/// the work is done (only a message step may be left) or the session finished.
+pub fn phase_now(runbook: &Runbook, run: &RunState, now: Timestamp) -> &'static str {
     match run.finished {
         Some(Outcome::RolledBack) => "rollback",
         Some(_) => "after",
         None if run.rollback_started.is_some() => "rollback",
+        None if crate::run::context::completed_at(runbook, run).is_some() => "after",
         None if now < run.window.start => "before",
         None => "during",
     }

@@ -191,6 +191,8 @@ pub enum SettledHow {
     Skipped,
     /// The operator marked it failed.
     MarkedFailed,
+    /// Its message went out through `message.send`.
+    Sent,
 }
 
 #[derive(Debug, Serialize)]
@@ -435,6 +437,8 @@ impl Who {
         // The attempt each step is on, so a late report of an older attempt is ignored
         // here exactly as the fold ignores it.
         let mut current: BTreeMap<&str, u32> = BTreeMap::new();
+        // The message step the last successful send completes, and that record's seq.
+        let mut last_sent: Option<(String, u64)> = None;
         for r in records {
             let settle = |how| Settled {
                 at: r.at,
@@ -451,9 +455,24 @@ impl Who {
                     who.settled.remove(step);
                 }
                 Event::StepDone { step } => {
-                    who.settled
-                        .insert(step.clone(), settle(SettledHow::MarkedDone));
+                    // Done in the same breath as a successful send: completed by it.
+                    let by_send = matches!(
+                        last_sent.as_ref(),
+                        Some((s, seq)) if s == step && *seq + 1 == r.seq
+                    );
+                    let how = if by_send {
+                        SettledHow::Sent
+                    } else {
+                        SettledHow::MarkedDone
+                    };
+                    who.settled.insert(step.clone(), settle(how));
                 }
+                Event::MessageSent {
+                    step: Some(step),
+                    ok: true,
+                    by_hand: false,
+                    ..
+                } => last_sent = Some((step.clone(), r.seq)),
                 Event::StepSkipped { step, .. } => {
                     who.settled
                         .insert(step.clone(), settle(SettledHow::Skipped));

@@ -84,10 +84,14 @@ pub fn context(
     put("current_step", current_title);
     put(
         "current_status",
+        // Work over (only a message step may be left) counts as its outcome: the last
+        // message is written in that moment, before its own step is done.
         match (ws.finished, ws.rollback_started, ws.verdict) {
             (Some((Outcome::RolledBack, _)), _, _) => "rolled back",
             (Some(_), _, _) => "completed",
+            (None, Some(_), _) if ws.work_ended.is_some() => "rolled back",
             (None, Some(_), _) => "rolling back",
+            (None, None, _) if ws.work_ended.is_some() => "completed",
             (None, None, Verdict::OnTrack) if now < ws.start => "scheduled",
             (None, None, Verdict::OnTrack) => "on schedule",
             (None, None, _) => "delayed",

@@ -41,9 +41,10 @@ pub struct WindowInfo {
     pub start: Timestamp,
     pub end: Timestamp,
     pub timezone: String,
-    /// `before`, `inside` or `overrun`, at the time of the report.
+    /// `before`, `inside` or `overrun` at the time of the report, or `finished`.
     pub phase: &'static str,
-    /// Seconds until the window opens, left in it, or past its end (by `phase`).
+    /// Seconds until the window opens, left in it, or past its end (by `phase`); once
+    /// `finished`, how long before the end the work was over (negative: past it).
     pub seconds: i64,
     pub extended_by_seconds: i64,
     pub projected_finish: Timestamp,
@@ -131,13 +132,20 @@ pub fn status(
     now: Timestamp,
     open_by: Option<String>,
 ) -> Status {
-    let (phase, seconds) = match plan::window_phase(run, now) {
-        WindowPhase::Before(d) => ("before", d.as_secs()),
-        WindowPhase::Inside(d) => ("inside", d.as_secs()),
-        WindowPhase::Overrun(d) => ("overrun", d.as_secs()),
+    let ws = super::window::status(runbook, run, now);
+    // A finished session is described as it ended, not as of whenever it is looked at.
+    let (phase, seconds) = match (ws.finished, ws.work_ended) {
+        (Some((_, at)), work) => (
+            "finished",
+            work.unwrap_or(at).duration_until(ws.end).as_secs(),
+        ),
+        _ => match plan::window_phase(run, now) {
+            WindowPhase::Before(d) => ("before", d.as_secs()),
+            WindowPhase::Inside(d) => ("inside", d.as_secs()),
+            WindowPhase::Overrun(d) => ("overrun", d.as_secs()),
+        },
     };
     let (settled, total) = plan::progress(runbook, run);
-    let ws = super::window::status(runbook, run, now);
     let steps = runbook
         .file
         .phases

@@ -53,6 +53,8 @@ pub struct Timeline {
     pub window_end: Timestamp,
     pub go_no_go: Timestamp,
     pub now: Timestamp,
+    /// The session is still on: `now` is drawn. A finished one is a record.
+    pub live: bool,
 }
 
 /// When a step really ran: from its first attempt's start to its end (now while it
@@ -81,8 +83,11 @@ pub fn actual(run: &RunState, step_id: &str, now: Timestamp) -> Option<Span> {
         .filter_map(|o| o.finished_at)
         .filter(|t| *t <= end)
         .max();
+    // Settled after the rollback began: it was a rollback step, not earlier work.
+    let floor = run.rollback_started.filter(|r| *r <= end);
     let start = before
         .or(run.started_at)
+        .max(floor)
         .filter(|t| *t <= end)
         .unwrap_or(end);
     Some((start, end))
@@ -155,6 +160,7 @@ pub fn build(runbook: &Runbook, run: &RunState, now: Timestamp) -> Timeline {
         window_end: ws.end,
         go_no_go: ws.go_no_go,
         now,
+        live: ws.finished.is_none(),
     }
 }
 
@@ -222,7 +228,7 @@ impl Timeline {
             (self.column(self.window_end, width), Mark::WindowEnd),
             (self.column(self.go_no_go, width), Mark::GoNoGo),
         ];
-        if self.now >= self.from && self.now <= self.to {
+        if self.live && self.now >= self.from && self.now <= self.to {
             out.push((self.column(self.now, width), Mark::Now));
         }
         out

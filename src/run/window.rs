@@ -95,6 +95,9 @@ pub struct WindowStatus {
     pub verdict: Verdict,
     pub rollback_started: Option<Timestamp>,
     pub finished: Option<(Outcome, Timestamp)>,
+    /// When the work of the path being followed was over (only a message step may be
+    /// left), if it is.
+    pub work_ended: Option<Timestamp>,
     pub downtime: Downtime,
     pub next_update: Option<NextUpdate>,
 }
@@ -218,6 +221,7 @@ pub fn status(runbook: &Runbook, run: &RunState, now: Timestamp) -> WindowStatus
         verdict,
         rollback_started: run.rollback_started,
         finished,
+        work_ended,
         downtime,
         next_update,
     }

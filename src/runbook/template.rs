@@ -389,4 +389,27 @@ mod tests {
         }
         assert!(rendered("rollback").contains("previous version"));
     }
+
+    #[test]
+    fn the_rollback_message_says_whether_the_restore_is_still_running() {
+        let (subject, body) = default_message("rollback").unwrap();
+        let at = |status: &str| {
+            let mut ctx: BTreeMap<String, String> = LIVE_VARIABLES
+                .iter()
+                .map(|n| (n.to_string(), format!("<{n}>")))
+                .collect();
+            ctx.insert("current_status".into(), status.into());
+            format!(
+                "{}\n{}",
+                render(&subject, &ctx).unwrap(),
+                render(&body, &ctx).unwrap()
+            )
+        };
+        let running = at("rolling back");
+        assert!(running.starts_with("[Rolling back] <title>"), "{running}");
+        assert!(running.contains("back by <eta>") && !running.contains("restored at"));
+        let over = at("rolled back");
+        assert!(over.starts_with("[Rolled back] <title>"), "{over}");
+        assert!(over.contains("restored at <completed_at>") && !over.contains("under way"));
+    }
 }

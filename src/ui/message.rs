@@ -22,11 +22,11 @@ pub fn phase(app: &App, now: Timestamp) -> String {
     if let Some(p) = &app.view.message_phase {
         return p.clone();
     }
-    let at_now = message::phase_now(&app.run, now);
+    let at_now = message::phase_now(&app.runbook, &app.run, now);
     // The editor opened the phase of the clock `update` last saw; until a tick brings
     // that clock here, that is the draft being typed into.
     if app.view.editing && !app.view.drafts.contains_key(at_now) {
-        let seen = message::phase_now(&app.run, app.view.now);
+        let seen = message::phase_now(&app.runbook, &app.run, app.view.now);
         if app.view.drafts.contains_key(seen) {
             return seen.to_string();
         }

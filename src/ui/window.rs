@@ -69,9 +69,15 @@ fn clock(th: Theme, ws: &WindowStatus) -> Span<'static> {
 
 /// `" since 23:10"` when the verdict turned bad and the app saw when.
 fn since(app: &App, ws: &WindowStatus) -> Option<String> {
-    match app.view.verdict {
-        Some((v, at)) if v == ws.verdict && v != Verdict::OnTrack && ws.finished.is_none() => {
-            Some(format!(" since {}", hhmm(at, &ws.timezone)))
+    let tz = &ws.timezone;
+    match (ws.verdict, app.view.verdict) {
+        _ if ws.finished.is_some() => None,
+        // These turn at a known moment, whenever this screen first saw them.
+        (Verdict::GoNoGoPassed, _) => Some(format!(" since {}", hhmm(ws.go_no_go, tz))),
+        (Verdict::Overrun, _) => Some(format!(" since {}", hhmm(ws.end, tz))),
+        // At risk depends on estimates: only a turn this screen saw has a time.
+        (Verdict::AtRisk, Some((v, at))) if v == ws.verdict && at > Timestamp::UNIX_EPOCH => {
+            Some(format!(" since {}", hhmm(at, tz)))
         }
         _ => None,
     }
@@ -109,8 +115,21 @@ fn span_text(th: Theme, ws: &WindowStatus) -> String {
 /// The first line: the verdict and where we are.
 fn headline(app: &App, th: Theme, ws: &WindowStatus, width: usize) -> Line<'static> {
     let tz = ws.timezone.as_str();
-    if let Some((outcome, at)) = ws.finished {
-        let (word, style) = outcome_word(th, outcome);
+    let over = ws
+        .finished
+        .map(|(outcome, at)| (outcome_word(th, outcome), at))
+        // The work is over and only a message is left: say so, not a countdown.
+        .or_else(|| {
+            ws.work_ended.map(|at| {
+                let style = if ws.verdict == Verdict::Overrun {
+                    th.bad()
+                } else {
+                    th.ok()
+                };
+                (("WORK DONE", style), at)
+            })
+        });
+    if let Some(((word, style), at)) = over {
         let head = Span::styled(format!("{word} at {}", hhmm(at, tz)), style);
         let tail = if ws.verdict == Verdict::Overrun {
             let over = Duration::from_secs(ws.end.duration_until(at).as_secs()).approx();
@@ -201,6 +220,30 @@ fn projection(app: &App, th: Theme, ws: &WindowStatus, width: usize) -> Line<'st
             format!("finished {} past the end", Duration::from_secs(-d).approx())
         };
         return Line::from(text);
+    }
+    if let Some(at) = ws.work_ended {
+        // The work is over (a message may be left): a fact, not a projection.
+        let d = at.duration_until(ws.end).as_secs();
+        let (text, style) = if d >= 0 {
+            (
+                format!(
+                    "work done {} · {} before the end",
+                    hhmm(at, tz),
+                    Duration::from_secs(d).approx()
+                ),
+                th.ok(),
+            )
+        } else {
+            (
+                format!(
+                    "work done {} · {} past the end",
+                    hhmm(at, tz),
+                    Duration::from_secs(-d).approx()
+                ),
+                th.bad(),
+            )
+        };
+        return Line::from(Span::styled(text, style));
     }
     if window::path_settled(&app.runbook, &app.run) {
         return Line::from(Span::styled("every step of the plan is settled", th.ok()));
@@ -310,8 +353,17 @@ fn downtime(th: Theme, ws: &WindowStatus, width: usize) -> Line<'static> {
         "downtime {elapsed}{}{state}{over}",
         expected.clone().unwrap_or_default()
     );
+    // The word "over" stays in the short form: never the colour alone.
+    let short_over = d
+        .expected
+        .filter(|_| d.over())
+        .map(|e| {
+            let by = Duration::from_secs(d.elapsed.as_secs() - e.as_secs()).approx();
+            format!(", {by} over")
+        })
+        .unwrap_or_default();
     let short = format!(
-        "downtime {elapsed}{}{state}",
+        "downtime {elapsed}{}{state}{short_over}",
         d.expected.map(|e| format!(" / {e}")).unwrap_or_default()
     );
     fitting(
