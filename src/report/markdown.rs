@@ -278,28 +278,32 @@ impl Md {
             "#", "Step", "Kind", "Estimate", "Actual", "Status", "Attempts", "Exit", "Settled",
         ];
         for s in &r.steps {
-            if phase != Some(s.phase.as_str()) {
+            if phase != Some(s.step.phase.as_str()) {
                 if phase.is_some() {
                     self.table(&header, "rllrrlrrl", &rows);
                     rows.clear();
                 }
-                phase = Some(s.phase.as_str());
+                phase = Some(s.step.phase.as_str());
                 let title = format!(
                     "{} ({}{})",
                     esc(&s.phase_title),
-                    code(&s.phase),
-                    if s.contingency { ", contingency" } else { "" }
+                    code(&s.step.phase),
+                    if s.step.contingency {
+                        ", contingency"
+                    } else {
+                        ""
+                    }
                 );
                 self.heading(3, &title);
             }
             rows.push(vec![
                 s.number.to_string(),
-                format!("{} {}", esc(&s.title), code(&s.id)),
-                s.kind.word().to_string(),
+                format!("{} {}", esc(&s.step.title), code(&s.step.id)),
+                s.step.kind.word().to_string(),
                 s.estimate_seconds.map_or_else(dash, secs),
                 s.actual_seconds.map_or_else(dash, secs),
-                s.status.word().to_string(),
-                s.attempts.to_string(),
+                s.step.status.word().to_string(),
+                s.step.attempts.to_string(),
                 last_end(s),
                 s.settled.as_ref().map_or_else(dash, |st| {
                     format!("{} by {}", self.time(st.at), esc(&st.by))
@@ -320,18 +324,23 @@ impl Md {
         for s in worth {
             self.heading(
                 3,
-                &format!("{}. {} ({})", s.number, esc(&s.title), code(&s.id)),
+                &format!(
+                    "{}. {} ({})",
+                    s.number,
+                    esc(&s.step.title),
+                    code(&s.step.id)
+                ),
             );
-            if let Some(reason) = &s.skip_reason {
+            if let Some(reason) = &s.step.skip_reason {
                 let by = settled_by(s, SettledHow::Skipped, &self.tz);
                 self.item("Skipped", format!("{}{by}", esc(reason)));
             }
-            if let Some(reason) = &s.override_reason {
+            if let Some(reason) = &s.step.override_reason {
                 let how = r
                     .overrides
                     .iter()
                     .rev()
-                    .find(|o| o.step == s.id)
+                    .find(|o| o.step == s.step.id)
                     .map_or_else(String::new, |o| {
                         let unmet: Vec<String> = o.unmet.iter().map(|u| code(u)).collect();
                         format!(
@@ -343,19 +352,19 @@ impl Md {
                     });
                 self.item("Gate overridden", format!("{}{how}", esc(reason)));
             }
-            if let Some(reason) = &s.failed_reason {
+            if let Some(reason) = &s.step.failed_reason {
                 let by = settled_by(s, SettledHow::MarkedFailed, &self.tz);
                 self.item("Marked failed", format!("{}{by}", esc(reason)));
             }
-            for n in &s.notes {
+            for n in &s.step.notes {
                 self.item(
                     "Note",
                     format!("{} by {}: {}", self.time(n.at), esc(&n.by), esc(&n.text)),
                 );
             }
             self.blank();
-            if attempts_worth_listing(&s.history) {
-                self.attempts(&s.history);
+            if attempts_worth_listing(&s.step.history) {
+                self.attempts(&s.step.history);
             }
         }
     }
@@ -548,7 +557,7 @@ fn dash() -> String {
 
 /// How the latest attempt ended, in the exit column: the code, or the signal.
 fn last_end(s: &StepReport) -> String {
-    let Some(last) = s.history.last() else {
+    let Some(last) = s.step.history.last() else {
         return dash();
     };
     match (last.attempt.signal, last.attempt.exit) {
@@ -559,11 +568,11 @@ fn last_end(s: &StepReport) -> String {
 }
 
 fn has_details(s: &StepReport) -> bool {
-    s.skip_reason.is_some()
-        || s.override_reason.is_some()
-        || s.failed_reason.is_some()
-        || !s.notes.is_empty()
-        || attempts_worth_listing(&s.history)
+    s.step.skip_reason.is_some()
+        || s.step.override_reason.is_some()
+        || s.step.failed_reason.is_some()
+        || !s.step.notes.is_empty()
+        || attempts_worth_listing(&s.step.history)
 }
 
 /// More than one attempt, or one that did not end well: a single clean run says nothing

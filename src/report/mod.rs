@@ -18,13 +18,11 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use crate::run::report::{AttemptInfo, Progress, RunbookInfo};
-use crate::run::state::{
-    Attempt, BackupStatus, MessageRecord, Note, Override, RunState, StepStatus,
-};
+use crate::run::state::{BackupStatus, MessageRecord, Override, RunState, StepStatus};
 use crate::run::window::Verdict;
 use crate::run::{plan, timeline, window};
 use crate::runbook::model::DowntimeMark;
-use crate::runbook::{Runbook, StepKind, estimate, template};
+use crate::runbook::{Runbook, estimate, template};
 use crate::runner::TaskId;
 use crate::session::{Event, Outcome, Record};
 
@@ -147,29 +145,15 @@ pub struct RollbackReport {
 
 #[derive(Debug, Serialize)]
 pub struct StepReport {
+    /// Everything `status --json` says of the step.
+    #[serde(flatten)]
+    pub step: crate::run::report::StepInfo,
     /// 1-based position in the runbook, contingency phases included.
     pub number: usize,
-    pub id: String,
-    pub title: String,
-    pub phase: String,
     pub phase_title: String,
-    pub contingency: bool,
-    pub kind: StepKind,
-    pub status: StepStatus,
     pub estimate_seconds: Option<i64>,
     /// How long it really took (see `run::timeline::actual`).
     pub actual_seconds: Option<i64>,
-    pub started_at: Option<Timestamp>,
-    pub finished_at: Option<Timestamp>,
-    /// Exit code of the latest attempt, when it ended with one.
-    pub exit: Option<i32>,
-    pub attempts: u32,
-    /// Every run of the step's command (or of a backup step's backups), oldest first.
-    pub history: Vec<AttemptInfo>,
-    pub skip_reason: Option<String>,
-    pub failed_reason: Option<String>,
-    pub override_reason: Option<String>,
-    pub notes: Vec<Note>,
     /// The journal record that gave the step its final status, and who recorded it.
     pub settled: Option<Settled>,
 }
@@ -253,7 +237,7 @@ pub fn build(runbook: &Runbook, records: &[Record], run: &RunState, now: Timesta
                 started_at: st.started_at,
                 finished_at: st.finished_at,
                 verify: st.verify.clone(),
-                history: history(&st.history),
+                history: crate::run::report::attempts(&st.history),
                 artifact: artifact(runbook, run, &st.id),
             })
         })
@@ -374,25 +358,11 @@ fn steps(runbook: &Runbook, run: &RunState, who: &Who, now: Timestamp) -> Vec<St
             let st = run.step(s.id.get_ref())?;
             let status = plan::status(runbook, run, &st.id);
             Some(StepReport {
+                step: crate::run::report::step_info(runbook, run, p, s)?,
                 number: i + 1,
-                id: st.id.clone(),
-                title: s.title.clone(),
-                phase: p.id.get_ref().clone(),
                 phase_title: p.title.clone(),
-                contingency: p.contingency,
-                kind: s.kind(),
-                status,
                 estimate_seconds: estimate::step_estimate(&runbook.file, s).map(|d| d.as_secs()),
                 actual_seconds: timeline::actual_duration(run, &st.id, now).map(|d| d.as_secs()),
-                started_at: st.started_at,
-                finished_at: st.finished_at,
-                exit: st.last_exit,
-                attempts: st.attempts,
-                history: history(&st.history),
-                skip_reason: st.skip_reason.clone(),
-                failed_reason: st.failed_reason.clone(),
-                override_reason: st.override_reason.clone(),
-                notes: st.notes.clone(),
                 // A settling record only counts while the step still has the status it gave.
                 settled: who
                     .settled
@@ -405,19 +375,6 @@ fn steps(runbook: &Runbook, run: &RunState, who: &Who, now: Timestamp) -> Vec<St
                     })
                     .cloned(),
             })
-        })
-        .collect()
-}
-
-fn history(attempts: &[Attempt]) -> Vec<AttemptInfo> {
-    attempts
-        .iter()
-        .map(|a| AttemptInfo {
-            seconds: a
-                .finished_at
-                .map(|f| a.started_at.duration_until(f).as_secs()),
-            outcome: a.outcome(),
-            attempt: a.clone(),
         })
         .collect()
 }

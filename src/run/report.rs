@@ -100,7 +100,8 @@ pub struct AttemptInfo {
     pub outcome: String,
 }
 
-fn attempts(history: &[Attempt]) -> Vec<AttemptInfo> {
+/// Attempts with their length and outcome in words, as `status --json` and the report show them.
+pub fn attempts(history: &[Attempt]) -> Vec<AttemptInfo> {
     history
         .iter()
         .map(|a| AttemptInfo {
@@ -151,27 +152,7 @@ pub fn status(
         .phases
         .iter()
         .flat_map(|p| p.steps.iter().map(move |s| (p, s)))
-        .filter_map(|(p, s)| {
-            let st = run.step(s.id.get_ref())?;
-            Some(StepInfo {
-                id: st.id.clone(),
-                phase: p.id.get_ref().clone(),
-                contingency: p.contingency,
-                title: s.title.clone(),
-                kind: s.kind(),
-                status: plan::status(runbook, run, &st.id),
-                attempts: st.attempts,
-                unmet: plan::unmet(runbook, run, &st.id),
-                skip_reason: st.skip_reason.clone(),
-                override_reason: st.override_reason.clone(),
-                notes: st.notes.clone(),
-                started_at: st.started_at,
-                finished_at: st.finished_at,
-                exit: st.last_exit,
-                failed_reason: st.failed_reason.clone(),
-                history: attempts(&st.history),
-            })
-        })
+        .filter_map(|(p, s)| step_info(runbook, run, p, s))
         .collect();
     let backups = runbook
         .file
@@ -225,4 +206,32 @@ pub fn status(
         steps,
         backups,
     }
+}
+
+/// One step as `status --json` (and the report, which adds to it) describes it.
+pub fn step_info(
+    runbook: &Runbook,
+    run: &RunState,
+    p: &crate::runbook::model::Phase,
+    s: &crate::runbook::Step,
+) -> Option<StepInfo> {
+    let st = run.step(s.id.get_ref())?;
+    Some(StepInfo {
+        id: st.id.clone(),
+        phase: p.id.get_ref().clone(),
+        contingency: p.contingency,
+        title: s.title.clone(),
+        kind: s.kind(),
+        status: plan::status(runbook, run, &st.id),
+        attempts: st.attempts,
+        unmet: plan::unmet(runbook, run, &st.id),
+        skip_reason: st.skip_reason.clone(),
+        override_reason: st.override_reason.clone(),
+        notes: st.notes.clone(),
+        started_at: st.started_at,
+        finished_at: st.finished_at,
+        exit: st.last_exit,
+        failed_reason: st.failed_reason.clone(),
+        history: attempts(&st.history),
+    })
 }
