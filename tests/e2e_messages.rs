@@ -212,3 +212,50 @@ fn quitting_while_a_send_runs_waits_for_it_and_records_it() {
     assert_eq!(sent.len(), 1, "the send that finished after q is journaled");
     assert_eq!(sent[0]["ok"], true);
 }
+
+#[test]
+fn a_send_cut_off_by_kill_9_is_recorded_as_unknown_on_resume() {
+    let home = Home::new();
+    let outbox = home.path().join("outbox");
+    let rb = runbook(
+        home.path(),
+        &format!(
+            "cat > /dev/null; sleep 2; echo delivered > '{}'",
+            outbox.display()
+        ),
+    );
+    let mut tui = home.pty(120, 40, &[std::ffi::OsStr::new("run"), rb.as_os_str()]);
+    tui.wait_for_saved(1);
+    tui.send("S");
+    tui.wait_for("Type y", TIMEOUT);
+    tui.send("y\r");
+    // message_sending is saved before the command starts.
+    tui.wait_for_saved(2);
+    let id = home.only_session();
+    tui.kill_9();
+    tui.wait_exit(TIMEOUT);
+    let types: Vec<String> = events(&home, &id)
+        .iter()
+        .map(|e| e["type"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(types, ["session_started", "message_sending"]);
+    let mut again = home.pty(120, 40, &["resume", id.as_str()]);
+    again.wait_for("outcome is unknown", TIMEOUT);
+    again.send("q");
+    assert_eq!(again.wait_code(), 0);
+    let sent: Vec<_> = events(&home, &id)
+        .into_iter()
+        .filter(|e| e["type"] == "message_sent")
+        .collect();
+    assert_eq!(sent.len(), 1, "{sent:#?}");
+    assert_eq!(sent[0]["ok"], false);
+    assert_eq!(sent[0]["subject"], "[In progress] message test");
+    assert!(
+        sent[0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("outcome unknown")
+    );
+    // Nothing was sent twice, and the step was not marked done on a guess.
+    assert_eq!(home.status_json(&id)["steps"][0]["status"], "pending");
+}

@@ -365,8 +365,9 @@ fn load_saved_drafts(app: &mut App, tasks: &Tasks) {
 
 /// Starts a send off the event loop; its outcome comes back on `tx`. The exact text is
 /// saved to a file first, so what went out can always be shown.
-fn start_send(
-    app: &App,
+async fn start_send(
+    app: &mut App,
+    writer: &JournalWriter,
     tasks: &Tasks,
     (phase, step, subject, body): (String, Option<String>, String, String),
     tx: &tokio::sync::mpsc::Sender<Sent>,
@@ -396,6 +397,26 @@ fn start_send(
         let _ = tx.try_send(failed(file, "the runbook has no message.send".into()));
         return;
     };
+    // Journaled before it starts: if this process dies before the outcome is in, the
+    // next screen knows a message may have gone out.
+    let (records, error) = writer
+        .append(vec![Event::MessageSending {
+            phase: phase.clone(),
+            file: file.clone(),
+            step: step.clone(),
+        }])
+        .await;
+    for r in &records {
+        app.apply(r);
+    }
+    if let Some(err) = error {
+        app.view.journal_error = Some(err.clone());
+        app.view.sending = None;
+        app.view.flash = Some(Flash::warn(format!(
+            "not sent: the journal refused it: {err}"
+        )));
+        return;
+    }
     let fallback_tx = tx.clone();
     let mut fallback = failed(file.clone(), String::new());
     let tx = tx.clone();
@@ -418,6 +439,32 @@ fn start_send(
         fallback.outcome.detail = Some(format!("not sent: cannot start a thread: {e}"));
         let _ = fallback_tx.try_send(fallback);
     }
+}
+
+/// A send the last screen started and never saw end: its outcome is unknown (the
+/// command ran in its own session and may have delivered). Recorded as not confirmed,
+/// with the text it carried, so nobody sends it again without checking.
+fn unsettled_send(app: &App, tasks: &Tasks) -> Option<Event> {
+    let s = app.run.sending.as_ref()?;
+    let (subject, body) = files::read(&tasks.messages, &s.file)
+        .map(|t| crate::message::draft::parse(&t))
+        .unwrap_or_default();
+    tracing::warn!(file = %s.file, "a send's outcome was lost with the previous screen");
+    Some(Event::MessageSent {
+        phase: s.phase.clone(),
+        file: s.file.clone(),
+        exit: None,
+        ok: false,
+        step: s.step.clone(),
+        subject,
+        body,
+        detail: Some(
+            "outcome unknown: cutover stopped while it was being sent; ask the recipients \
+             whether it arrived before sending it again (d marks it sent by hand)"
+                .into(),
+        ),
+        by_hand: false,
+    })
 }
 
 /// Copies through the terminal itself: the operator's clipboard, wherever they sit.
@@ -492,6 +539,19 @@ async fn event_loop(
         }
         if let Some(err) = error {
             app.view.journal_error = Some(err);
+        }
+    }
+    if let Some(event) = unsettled_send(&app, &tasks) {
+        let (records, error) = writer.append(vec![event]).await;
+        for r in &records {
+            app.apply(r);
+        }
+        if let Some(err) = error {
+            app.view.journal_error = Some(err);
+        } else {
+            app.view.flash = Some(Flash::warn(
+                "a message was being sent when cutover stopped: its outcome is unknown; ask the recipients before sending it again",
+            ));
         }
     }
     refresh_artifacts(&mut app);
@@ -613,7 +673,14 @@ async fn event_loop(
                         app.view.sending = None;
                         continue;
                     }
-                    start_send(&app, &tasks, (phase, step, subject, body), &sent_tx);
+                    start_send(
+                        &mut app,
+                        &writer,
+                        &tasks,
+                        (phase, step, subject, body),
+                        &sent_tx,
+                    )
+                    .await;
                 }
                 Effect::Spawn(task) => {
                     if unsaved {

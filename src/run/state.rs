@@ -185,6 +185,15 @@ pub struct MessageRecord {
     pub step: Option<String>,
 }
 
+/// A send whose outcome the journal does not have yet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Sending {
+    pub phase: String,
+    pub file: String,
+    pub step: Option<String>,
+    pub at: Timestamp,
+}
+
 /// A window extension: how much, why, who, when.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Extension {
@@ -235,6 +244,8 @@ pub struct RunState {
     pub messages_sent: u32,
     /// Every send and every failed send, oldest first.
     pub messages: Vec<MessageRecord>,
+    /// A send started and not yet settled in the journal.
+    pub sending: Option<Sending>,
     /// The saved drafts still relevant: phase to file, the latest save per phase.
     pub saved_drafts: BTreeMap<String, String>,
     pub finished: Option<Outcome>,
@@ -304,6 +315,7 @@ impl RunState {
             messages_saved: 0,
             messages_sent: 0,
             messages: Vec::new(),
+            sending: None,
             saved_drafts: BTreeMap::new(),
             finished: None,
             finished_at: None,
@@ -595,6 +607,14 @@ impl RunState {
                     self.rollback_reason = Some(reason.clone());
                 }
             }
+            Event::MessageSending { phase, file, step } => {
+                self.sending = Some(Sending {
+                    phase: phase.clone(),
+                    file: file.clone(),
+                    step: step.clone(),
+                    at,
+                });
+            }
             Event::MessageSaved { phase, file } => {
                 self.messages_saved += 1;
                 self.saved_drafts.insert(phase.clone(), file.clone());
@@ -610,6 +630,9 @@ impl RunState {
                 detail,
                 by_hand,
             } => {
+                if self.sending.as_ref().is_some_and(|s| s.file == *file) {
+                    self.sending = None;
+                }
                 if *ok {
                     self.messages_sent += 1;
                     // Sent: the saved draft of this phase has served its purpose.

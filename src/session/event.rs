@@ -141,6 +141,14 @@ pub enum Event {
         phase: String,
         file: String,
     },
+    /// A send through `message.send` is about to start with the text in `file`. Its
+    /// `message_sent` follows; a journal that ends without one lost the outcome.
+    MessageSending {
+        phase: String,
+        file: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        step: Option<String>,
+    },
     /// A message went out through `message.send` (or failed to), or the operator marked
     /// it sent by other means. It carries the exact text, so the journal alone tells what
     /// stakeholders were told.
