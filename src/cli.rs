@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 
 const DURABILITY: &str = "\
 Once the status bar shows `saved #N`, action N and every action before it are on disk \
@@ -94,12 +94,47 @@ pub enum Command {
     },
     /// Run the bundled demo runbook in a fresh session (harmless commands only).
     Demo,
+    /// Write a commented starter runbook that teaches the format.
+    ///
+    /// Its commands only print and write into `./backups`, so it can be tried with
+    /// `cutover run` as it is; it passes `cutover validate --strict`.
+    Init {
+        /// Where to write it; an existing file is never overwritten.
+        #[arg(default_value = "runbook.toml")]
+        path: PathBuf,
+    },
+    /// Print the JSON Schema of the runbook format, for editors.
+    ///
+    /// Save it beside a runbook (`cutover schema > runbook.schema.json`) and start the
+    /// runbook with `#:schema ./runbook.schema.json`: TOML extensions built on taplo then
+    /// complete keys and flag typos as you type.
+    Schema,
+    /// Print a shell completion script for bash, zsh or fish.
+    ///
+    /// For example: `cutover completions bash > ~/.local/share/bash-completion/completions/cutover`.
+    Completions {
+        /// The shell to complete in.
+        shell: CompletionShell,
+    },
+    /// Print the man page (roff).
+    ///
+    /// Read it with `cutover man | man -l -`, or install it with
+    /// `cutover man > ~/.local/share/man/man1/cutover.1`.
+    Man,
     /// Internal: the detached supervisor of one command (started by the checklist).
     #[command(name = "__supervise", hide = true)]
     Supervise {
         /// The task's spec file (`tasks/<task>.spec.json`).
         spec: PathBuf,
     },
+}
+
+/// The shells `cutover completions` writes for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
 }
 
 fn parse_var(text: &str) -> Result<(String, String), String> {

@@ -33,6 +33,10 @@ pub struct Tasks {
     pub exe: std::path::PathBuf,
     /// The session's `messages/` folder.
     pub messages: std::path::PathBuf,
+    /// The pager command for `l` (`sh -c` syntax, so it may carry arguments).
+    pub pager: String,
+    /// The config's `shell`, for commands whose step and runbook name none.
+    pub shell: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -167,7 +171,7 @@ fn spawn_task(app: &App, tasks: &Tasks, task: &TaskId, tx: &tokio::sync::mpsc::S
             tracing::error!("cannot record the failed start either: {e}");
         }
     };
-    match watch::spec_for(&app.runbook, &app.run, task) {
+    match watch::spec_for(&app.runbook, &app.run, task, tasks.shell.as_deref()) {
         None => failed("the runbook has no command for it".into()),
         Some(spec) => match supervise::spawn(&tasks.exe, &tasks.dir, &spec) {
             Ok(mut child) => {
@@ -224,7 +228,8 @@ fn refresh_artifacts(app: &mut App) {
             continue;
         };
         // A relative artifact is where the backup command wrote it: in its workdir.
-        let path = match watch::spec_for(&app.runbook, &app.run, &TaskId::backup(b.id.get_ref(), 1))
+        let backup = TaskId::backup(b.id.get_ref(), 1);
+        let path = match watch::spec_for(&app.runbook, &app.run, &backup, None)
             .and_then(|spec| spec.workdir)
         {
             Some(dir) if std::path::Path::new(&path).is_relative() => dir.join(&path),
@@ -264,13 +269,13 @@ fn load_shown_output(app: &mut App, tasks: &Tasks) {
 /// Shows a log in the operator's pager with the screen suspended, then takes the
 /// screen back. Input is not read meanwhile: the caller drops its event stream first
 /// so the pager gets every key.
-fn open_pager(terminal: &mut DefaultTerminal, path: &std::path::Path) -> Result<(), String> {
+fn open_pager(
+    terminal: &mut DefaultTerminal,
+    pager: &str,
+    path: &std::path::Path,
+) -> Result<(), String> {
     ratatui::restore();
-    let pager = std::env::var("PAGER")
-        .ok()
-        .filter(|p| !p.trim().is_empty())
-        .unwrap_or_else(|| "less".to_string());
-    // `sh -c` so a PAGER with arguments (`less -S`) works; the path goes in as $1 and is
+    // `sh -c` so a pager with arguments (`less -S`) works; the path goes in as $1 and is
     // never spliced into the command text.
     let status = std::process::Command::new("/bin/sh")
         .arg("-c")
@@ -709,7 +714,7 @@ async fn event_loop(
                     // The event stream would race the pager for keys: it goes, and a
                     // fresh one comes back with the screen.
                     drop(events);
-                    let result = open_pager(&mut terminal, &path);
+                    let result = open_pager(&mut terminal, &tasks.pager, &path);
                     // ctrl-c or ctrl-\ typed in the pager reached this process too (the
                     // terminal's signal keys were on); they were meant for the pager.
                     // A short await lets the runtime take in signals delivered meanwhile,

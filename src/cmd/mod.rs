@@ -1,6 +1,7 @@
 //! One module per command. Each returns `Err(Failure)` with the message and the exit
 //! code the operator (or a script) sees.
 
+pub mod authoring;
 pub mod message;
 pub mod report;
 pub mod resume;
@@ -27,6 +28,8 @@ pub mod exit {
     pub const IO: u8 = 74;
     /// The session is held by another cutover.
     pub const LOCKED: u8 = 75;
+    /// The operator's config, keymap or `CUTOVER_LOG` is wrong.
+    pub const CONFIG: u8 = 78;
 }
 
 #[derive(Debug)]
@@ -101,6 +104,10 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
                 code => Err(Failure::new(code, String::new())),
             }
         }
+        Command::Init { path } => authoring::init(&path),
+        Command::Schema => authoring::schema(),
+        Command::Completions { shell } => authoring::completions(shell),
+        Command::Man => authoring::man(),
         Command::Demo => start::run(start::Source::Demo, &[], None, None, cli.ascii),
         Command::Resume { session } => resume::run(session.as_deref(), cli.ascii),
         Command::Status { session, json } => status::status(session.as_deref(), json),
@@ -124,12 +131,18 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
     }
 }
 
-/// The state dir, or a failure that says how to set one.
+/// The state dir (`$CUTOVER_HOME`, else the config's `state_dir`, else the platform's),
+/// or a failure that says how to set one.
 pub fn store_root() -> Result<std::path::PathBuf, Failure> {
-    crate::session::Store::default_root().ok_or_else(|| {
+    store_root_in(&crate::config::load()?)
+}
+
+pub fn store_root_in(config: &crate::config::Config) -> Result<std::path::PathBuf, Failure> {
+    config.state_root().ok_or_else(|| {
         Failure::new(
             exit::CANT_CREATE,
-            "cannot find a home directory for the session store; set CUTOVER_HOME",
+            "cannot find a home directory for the session store; set CUTOVER_HOME \
+             or `state_dir` in the config",
         )
     })
 }

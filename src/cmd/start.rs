@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use jiff::Timestamp;
 
-use super::{Failure, exit, store_root, tui};
+use super::{Failure, exit, store_root_in, tui};
 use crate::app::App;
 use crate::runbook::{Duration, Runbook};
 use crate::session::{Event, Store, WindowSpec, store::operator};
@@ -25,6 +25,7 @@ pub fn run(
     window_duration: Option<&str>,
     ascii: bool,
 ) -> Result<(), Failure> {
+    let settings = tui::settings()?;
     let runbook = match &source {
         Source::File(path) => Runbook::load(path)?,
         Source::Demo => Runbook::parse(DEMO_ORIGIN, DEMO_RUNBOOK)?,
@@ -35,10 +36,10 @@ pub fn run(
     let now = Timestamp::now();
     let window = resolve_window(&runbook, window_start, window_duration, now)?;
 
-    let store = Store::open(store_root()?)?;
+    let store = Store::open(store_root_in(&settings.config)?)?;
     tui::require_terminal()?;
     let (paths, lock, mut journal) = store.create_session(now, &runbook.source)?;
-    tui::init_logging(&paths);
+    tui::init_logging(&paths, settings.log);
     let by = operator();
     let origin = match &source {
         Source::File(p) => std::fs::canonicalize(p)
@@ -64,8 +65,9 @@ pub fn run(
             store.discard_empty(&paths);
             Failure::new(exit::IO, e.to_string())
         })?;
-    let app = App::new(runbook, &[started], by, ascii, tui::no_color());
-    tui::drive(app, journal, &paths, lock)
+    let mut app = App::new(runbook, &[started], by, ascii, settings.config.no_color());
+    app.keymap = settings.keymap;
+    tui::drive(app, journal, &paths, lock, &settings.config)
 }
 
 /// The window from the command line, else the runbook, else "starts now".

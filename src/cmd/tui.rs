@@ -1,13 +1,61 @@
-//! What `run`, `demo` and `resume` share: the terminal check, logging, and driving the
-//! screen over a locked session.
+//! What `run`, `demo` and `resume` share: the operator's settings, the terminal check,
+//! logging, and driving the screen over a locked session.
 
 use std::io::IsTerminal;
 use std::os::unix::fs::OpenOptionsExt;
 
+use tracing_subscriber::EnvFilter;
+
 use super::{Failure, exit};
-use crate::app::App;
 use crate::app::runtime::{self, JournalWriter};
+use crate::app::{App, Keymap};
+use crate::config::{Config, ConfigError};
 use crate::session::{Journal, SessionLock, SessionPaths};
+
+impl From<ConfigError> for Failure {
+    fn from(e: ConfigError) -> Self {
+        Failure::new(exit::CONFIG, e.to_string())
+    }
+}
+
+/// Everything the screen takes from the operator's environment rather than the runbook.
+pub struct Settings {
+    pub config: Config,
+    pub keymap: Keymap,
+    pub log: EnvFilter,
+}
+
+/// Reads `config.toml`, the keymap and `CUTOVER_LOG`. Called first, so a mistake in any
+/// of them is reported before a session is created or the terminal is touched.
+pub fn settings() -> Result<Settings, Failure> {
+    let config = crate::config::load()?;
+    let keymap = config.keymap()?;
+    let log = log_filter(std::env::var("CUTOVER_LOG").ok().as_deref())?;
+    Ok(Settings {
+        config,
+        keymap,
+        log,
+    })
+}
+
+/// The session log's filter from `CUTOVER_LOG` (EnvFilter syntax: `debug`,
+/// `cutover=trace`, ...), `info` when unset or empty. A value that does not parse is
+/// refused rather than replaced: whoever set it wanted a log the default would not give.
+pub fn log_filter(value: Option<&str>) -> Result<EnvFilter, Failure> {
+    let value = value
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .unwrap_or("info");
+    EnvFilter::try_new(value).map_err(|e| {
+        Failure::new(
+            exit::CONFIG,
+            format!(
+                "CUTOVER_LOG=`{value}` is not a log filter: {e}; use a level (error, warn, \
+                 info, debug, trace) or target=level pairs such as `cutover=debug`, or unset it"
+            ),
+        )
+    })
+}
 
 /// The full screen needs a terminal on both ends; checked before anything touches the
 /// terminal or creates a session.
@@ -33,7 +81,7 @@ pub fn require_terminal() -> Result<(), Failure> {
 }
 
 /// Diagnostics go to the session's `cutover.log`, never to the terminal.
-pub fn init_logging(paths: &SessionPaths) {
+pub fn init_logging(paths: &SessionPaths, filter: EnvFilter) {
     let file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -41,6 +89,7 @@ pub fn init_logging(paths: &SessionPaths) {
         .open(paths.log());
     if let Ok(file) = file {
         let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
             .with_writer(std::sync::Mutex::new(file))
             .with_ansi(false)
             .with_target(false)
@@ -65,6 +114,7 @@ pub fn drive(
     journal: Journal,
     paths: &SessionPaths,
     lock: SessionLock,
+    config: &Config,
 ) -> Result<(), Failure> {
     let writer = JournalWriter::spawn(journal, app.operator.clone());
     let saved = app.run.last_seq;
@@ -79,6 +129,8 @@ pub fn drive(
         dir: crate::runner::TaskDir::new(&paths.dir),
         exe,
         messages: paths.messages(),
+        pager: config.pager(),
+        shell: config.shell.clone(),
     };
     let result = runtime::run(app, writer, tasks);
     drop(lock);
@@ -126,8 +178,4 @@ pub fn drive(
         runtime::Exit::Signal(n) => Err(Failure::new(u8::try_from(128 + n).unwrap_or(1), message)),
         runtime::Exit::TerminalGone => Err(Failure::new(exit::IO, message)),
     }
-}
-
-pub fn no_color() -> bool {
-    std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
 }

@@ -499,7 +499,7 @@ fn locate(runbook: &Runbook, run: &RunState, backup: &str, path: &Path) -> PathB
     if path.is_absolute() {
         return path.to_path_buf();
     }
-    crate::runner::watch::spec_for(runbook, run, &TaskId::backup(backup, 1))
+    crate::runner::watch::spec_for(runbook, run, &TaskId::backup(backup, 1), None)
         .and_then(|spec| spec.workdir)
         .map_or_else(|| path.to_path_buf(), |dir| dir.join(path))
 }

@@ -1,0 +1,225 @@
+//! The operator's own settings: `config.toml` and `keymap.toml` in the config
+//! directory. Every key is optional; a key cutover does not know, or a value it cannot
+//! use, is an error naming the file, line and column, so a typo never silently falls
+//! back to a default in the middle of a window.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::app::Keymap;
+use crate::runbook::Diagnostic;
+
+pub const CONFIG_FILE: &str = "config.toml";
+pub const KEYMAP_FILE: &str = "keymap.toml";
+
+/// How the screen uses colour. The palette is the terminal's own sixteen colours, which
+/// every colour terminal has and which follow its colour scheme; `16` and `truecolor`
+/// are accepted so a config can say what the terminal is, and draw that same palette.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub enum Theme {
+    #[default]
+    #[serde(rename = "auto")]
+    Auto,
+    #[serde(rename = "16")]
+    Sixteen,
+    #[serde(rename = "truecolor")]
+    Truecolor,
+    /// No colour at all, as under `NO_COLOR`.
+    #[serde(rename = "none")]
+    None,
+}
+
+/// The settings, with paths already resolved against the config directory.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Config {
+    /// Where `config.toml` and the default `keymap.toml` are looked for; `None` when
+    /// there is no home directory to find it from.
+    pub dir: Option<PathBuf>,
+    pub theme: Theme,
+    /// A keymap file named by `keymap`; without one, `keymap.toml` in `dir` if present.
+    pub keymap: Option<PathBuf>,
+    pub pager: Option<String>,
+    pub shell: Option<String>,
+    pub state_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}", diagnostic.render(&path.display().to_string(), text))]
+    Invalid {
+        path: PathBuf,
+        text: String,
+        diagnostic: Box<Diagnostic>,
+    },
+}
+
+impl ConfigError {
+    /// 1-based line and column of the offending entry, when there is one.
+    pub fn position(&self) -> Option<(usize, usize)> {
+        match self {
+            ConfigError::Read { .. } => None,
+            ConfigError::Invalid {
+                text, diagnostic, ..
+            } => diagnostic.position(text),
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    theme: Option<Theme>,
+    keymap: Option<Spanned<String>>,
+    pager: Option<Spanned<String>>,
+    shell: Option<Spanned<String>>,
+    state_dir: Option<Spanned<String>>,
+}
+
+/// `$CUTOVER_CONFIG_DIR`, else the platform config directory (`~/.config/cutover`).
+pub fn dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("CUTOVER_CONFIG_DIR").filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(dir));
+    }
+    directories::ProjectDirs::from("", "", "cutover").map(|d| d.config_dir().to_path_buf())
+}
+
+/// The settings from `config.toml` in [`dir`]; no file means every default.
+pub fn load() -> Result<Config, ConfigError> {
+    load_from(dir())
+}
+
+pub fn load_from(dir: Option<PathBuf>) -> Result<Config, ConfigError> {
+    let Some(dir) = dir else {
+        return Ok(Config::default());
+    };
+    let path = dir.join(CONFIG_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => parse(&path, &text),
+        Err(e) if absent(&e) => Ok(Config {
+            dir: Some(dir),
+            ..Config::default()
+        }),
+        Err(source) => Err(ConfigError::Read { path, source }),
+    }
+}
+
+/// Parses the text of the config file at `path`; relative paths in it are relative to
+/// the file's directory, and `~/` is the home directory.
+pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+    let invalid = |diagnostic| ConfigError::Invalid {
+        path: path.to_path_buf(),
+        text: text.to_string(),
+        diagnostic: Box::new(diagnostic),
+    };
+    let raw: RawConfig = toml::from_str(text)
+        .map_err(|e| invalid(crate::runbook::validate::toml_error(&e, text)))?;
+    let non_empty = |key: &str, value: Option<Spanned<String>>| match value {
+        Some(v) if v.get_ref().trim().is_empty() => Err(invalid(
+            Diagnostic::error(format!("`{key}` is empty"), Some(v.span()))
+                .with_help(format!("remove the `{key}` line to use the default")),
+        )),
+        other => Ok(other.map(Spanned::into_inner)),
+    };
+    let dir = path.parent().map(Path::to_path_buf);
+    let resolve = |p: String| resolve_path(dir.as_deref(), &p);
+    Ok(Config {
+        theme: raw.theme.unwrap_or_default(),
+        keymap: non_empty("keymap", raw.keymap)?.map(resolve),
+        pager: non_empty("pager", raw.pager)?,
+        shell: non_empty("shell", raw.shell)?,
+        state_dir: non_empty("state_dir", raw.state_dir)?.map(resolve),
+        dir,
+    })
+}
+
+/// No file there: the defaults apply. A file that exists but cannot be read is an
+/// error, since the operator meant something by it.
+fn absent(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+    )
+}
+
+fn resolve_path(base: Option<&Path>, text: &str) -> PathBuf {
+    if let Some(rest) = text.strip_prefix("~/")
+        && let Some(home) = directories::BaseDirs::new()
+    {
+        return home.home_dir().join(rest);
+    }
+    let p = PathBuf::from(text);
+    match base {
+        Some(base) if p.is_relative() => base.join(p),
+        _ => p,
+    }
+}
+
+impl Config {
+    /// The default keys with the user keymap file's rebindings applied. A keymap file
+    /// named in the config must exist; the default `keymap.toml` may be absent.
+    pub fn keymap(&self) -> Result<Keymap, ConfigError> {
+        let (path, required) = match (&self.keymap, &self.dir) {
+            (Some(p), _) => (p.clone(), true),
+            (None, Some(dir)) => (dir.join(KEYMAP_FILE), false),
+            (None, None) => return Ok(Keymap::defaults()),
+        };
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if !required && absent(&e) => {
+                return Ok(Keymap::defaults());
+            }
+            Err(source) => return Err(ConfigError::Read { path, source }),
+        };
+        Keymap::defaults()
+            .with_overrides(&text)
+            .map_err(|diagnostic| ConfigError::Invalid {
+                path,
+                text,
+                diagnostic: Box::new(diagnostic),
+            })
+    }
+
+    /// The session store: `$CUTOVER_HOME`, else `state_dir`, else the platform state
+    /// directory.
+    pub fn state_root(&self) -> Option<PathBuf> {
+        self.state_root_with(std::env::var_os("CUTOVER_HOME"))
+    }
+
+    pub fn state_root_with(&self, cutover_home: Option<OsString>) -> Option<PathBuf> {
+        match cutover_home.filter(|h| !h.is_empty()) {
+            Some(home) => Some(PathBuf::from(home)),
+            None => self
+                .state_dir
+                .clone()
+                .or_else(crate::session::Store::default_root),
+        }
+    }
+
+    /// The pager for `l`: `pager` from the config, else `$PAGER`, else `less`. The
+    /// config wins because it is written for cutover alone, while `$PAGER` is a
+    /// system-wide default (git ranks `core.pager` over `$PAGER` the same way).
+    pub fn pager(&self) -> String {
+        self.pager_with(std::env::var("PAGER").ok())
+    }
+
+    pub fn pager_with(&self, env_pager: Option<String>) -> String {
+        self.pager
+            .clone()
+            .or_else(|| env_pager.filter(|p| !p.trim().is_empty()))
+            .unwrap_or_else(|| "less".to_string())
+    }
+
+    /// Colour off under `theme = "none"` or a non-empty `NO_COLOR`.
+    pub fn no_color(&self) -> bool {
+        self.theme == Theme::None || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
+    }
+}
