@@ -40,6 +40,11 @@ pub enum Command {
         /// How long the window lasts, e.g. 4h or 2h30m (default: the runbook's).
         #[arg(long, value_name = "DURATION")]
         window_duration: Option<String>,
+        /// Run inside a new tmux session `cutover-<runbook stem>-<YYYYmmdd-HHMMSS>` (UTC), so a
+        /// dropped SSH link leaves the view running (`tmux attach -t <name>` brings it
+        /// back). Needs tmux on PATH; a no-op when already inside tmux.
+        #[arg(long)]
+        tmux: bool,
     },
     /// Reopen a session after a quit, a crash or a dropped connection.
     #[command(after_help = DURABILITY)]
@@ -93,7 +98,13 @@ pub enum Command {
         strict: bool,
     },
     /// Run the bundled demo runbook in a fresh session (harmless commands only).
-    Demo,
+    Demo {
+        /// Run inside a new tmux session `cutover-<runbook stem>-<YYYYmmdd-HHMMSS>` (UTC), so a
+        /// dropped SSH link leaves the view running (`tmux attach -t <name>` brings it
+        /// back). Needs tmux on PATH; a no-op when already inside tmux.
+        #[arg(long)]
+        tmux: bool,
+    },
     /// Write a commented starter runbook that teaches the format.
     ///
     /// Its commands only print and write into `./backups`, so it can be tried with

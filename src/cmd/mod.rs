@@ -7,6 +7,7 @@ pub mod report;
 pub mod resume;
 pub mod start;
 pub mod status;
+pub mod tmux;
 pub mod tui;
 pub mod validate;
 
@@ -89,12 +90,14 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
             vars,
             window_start,
             window_duration,
+            tmux,
         } => start::run(
             start::Source::File(runbook),
             &vars,
             window_start.as_deref(),
             window_duration.as_deref(),
             cli.ascii,
+            tmux,
         ),
         Command::Supervise { spec } => {
             // The supervisor has no terminal to talk to: everything it has to say goes
@@ -108,7 +111,7 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::Schema => authoring::schema(),
         Command::Completions { shell } => authoring::completions(shell),
         Command::Man => authoring::man(),
-        Command::Demo => start::run(start::Source::Demo, &[], None, None, cli.ascii),
+        Command::Demo { tmux } => start::run(start::Source::Demo, &[], None, None, cli.ascii, tmux),
         Command::Resume { session } => resume::run(session.as_deref(), cli.ascii),
         Command::Status { session, json } => status::status(session.as_deref(), json),
         Command::Sessions { all, json } => status::sessions(all, json),

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use jiff::Timestamp;
 
-use super::{Failure, exit, store_root_in, tui};
+use super::{Failure, exit, store_root_in, tmux, tui};
 use crate::app::App;
 use crate::runbook::{Duration, Runbook};
 use crate::session::{Event, Store, WindowSpec, store::operator};
@@ -24,6 +24,7 @@ pub fn run(
     window_start: Option<&str>,
     window_duration: Option<&str>,
     ascii: bool,
+    in_tmux: bool,
 ) -> Result<(), Failure> {
     let settings = tui::settings()?;
     let runbook = match &source {
@@ -35,9 +36,27 @@ pub fn run(
         .map_err(|m| Failure::new(exit::USAGE, m))?;
     let now = Timestamp::now();
     let window = resolve_window(&runbook, window_start, window_duration, now)?;
+    // Decided before the store is touched, so a missing tmux leaves nothing behind.
+    let plan = if in_tmux {
+        let stem = match &source {
+            Source::File(p) => p
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            Source::Demo => "demo".to_string(),
+        };
+        tmux::plan(&stem)?
+    } else {
+        tmux::Plan::Here
+    };
 
     let store = Store::open(store_root_in(&settings.config)?)?;
     tui::require_terminal()?;
+    // Everything that can be refused was checked out here, where the operator reads it;
+    // inside tmux an early error would vanish with the session.
+    if let tmux::Plan::Reexec { tmux, session } = plan {
+        return Err(tmux::reexec(&tmux, &session));
+    }
     let (paths, lock, mut journal) = store.create_session(now, &runbook.source)?;
     tui::init_logging(&paths, settings.log);
     let by = operator();

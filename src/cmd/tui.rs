@@ -8,7 +8,7 @@ use tracing_subscriber::EnvFilter;
 
 use super::{Failure, exit};
 use crate::app::runtime::{self, JournalWriter};
-use crate::app::{App, Keymap};
+use crate::app::{App, Flash, Keymap};
 use crate::config::{Config, ConfigError};
 use crate::session::{Journal, SessionLock, SessionPaths};
 
@@ -108,14 +108,31 @@ fn install_panic_log() {
     }));
 }
 
+/// Said once, in the status bar, when a dropped link would take the screen with it.
+pub const SSH_NOTICE: &str = "over SSH outside tmux/screen: commands survive a disconnect, this \
+     view does not (cutover resume brings it back; cutover run --tmux keeps it)";
+
+/// Whether the screen runs over SSH with nothing (tmux, GNU screen) to keep it alive when
+/// the link drops; `env` reads one variable, so the decision is testable without touching
+/// the process environment. A variable set to the empty string counts as unset.
+pub fn ssh_notice(env: impl Fn(&str) -> Option<String>) -> Option<&'static str> {
+    let set = |name: &str| env(name).is_some_and(|v| !v.is_empty());
+    let over_ssh = set("SSH_CONNECTION") || set("SSH_TTY");
+    let multiplexed = set("TMUX") || set("STY");
+    (over_ssh && !multiplexed).then_some(SSH_NOTICE)
+}
+
 /// Drives the screen until quit, then says how to come back.
 pub fn drive(
-    app: App,
+    mut app: App,
     journal: Journal,
     paths: &SessionPaths,
     lock: SessionLock,
     config: &Config,
 ) -> Result<(), Failure> {
+    if let Some(notice) = ssh_notice(|name| std::env::var(name).ok()) {
+        app.view.flash = Some(Flash::warn(notice));
+    }
     let writer = JournalWriter::spawn(journal, app.operator.clone());
     let saved = app.run.last_seq;
     tracing::info!(session = %paths.id, saved, "screen opened");
@@ -177,5 +194,64 @@ pub fn drive(
         // Wrappers tell a signal from a quit by the conventional 128 + n.
         runtime::Exit::Signal(n) => Err(Failure::new(u8::try_from(128 + n).unwrap_or(1), message)),
         runtime::Exit::TerminalGone => Err(Failure::new(exit::IO, message)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env_of(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+    }
+
+    #[test]
+    fn ssh_outside_a_multiplexer_gets_the_notice() {
+        let env = env_of(&[("SSH_CONNECTION", "10.0.0.1 5000 10.0.0.2 22")]);
+        assert_eq!(ssh_notice(env), Some(SSH_NOTICE));
+        let env = env_of(&[("SSH_TTY", "/dev/pts/3")]);
+        assert_eq!(ssh_notice(env), Some(SSH_NOTICE));
+    }
+
+    #[test]
+    fn ssh_inside_tmux_or_screen_is_quiet() {
+        let env = env_of(&[
+            ("SSH_TTY", "/dev/pts/3"),
+            ("TMUX", "/tmp/tmux-1000/default,1,0"),
+        ]);
+        assert_eq!(ssh_notice(env), None);
+        let env = env_of(&[("SSH_CONNECTION", "a b c d"), ("STY", "1234.pts-3.jump1")]);
+        assert_eq!(ssh_notice(env), None);
+    }
+
+    #[test]
+    fn local_terminal_is_quiet_with_or_without_tmux() {
+        assert_eq!(ssh_notice(env_of(&[])), None);
+        assert_eq!(
+            ssh_notice(env_of(&[("TMUX", "/tmp/tmux-1000/default,1,0")])),
+            None
+        );
+    }
+
+    #[test]
+    fn empty_values_count_as_unset() {
+        let env = env_of(&[("SSH_TTY", ""), ("SSH_CONNECTION", "")]);
+        assert_eq!(ssh_notice(env), None);
+        let env = env_of(&[("SSH_TTY", "/dev/pts/3"), ("TMUX", "")]);
+        assert_eq!(ssh_notice(env), Some(SSH_NOTICE));
+    }
+
+    #[test]
+    fn the_notice_is_one_line() {
+        assert!(!SSH_NOTICE.contains('\n'));
+        assert_eq!(
+            SSH_NOTICE,
+            "over SSH outside tmux/screen: commands survive a disconnect, this view does not \
+             (cutover resume brings it back; cutover run --tmux keeps it)"
+        );
     }
 }
