@@ -45,6 +45,11 @@ pub enum Command {
         /// back). Needs tmux on PATH; a no-op when already inside tmux.
         #[arg(long)]
         tmux: bool,
+        /// Rehearse: walk the runbook without executing anything. Enter shows a step's
+        /// command, d marks it done by hand; no backup is taken and no message is sent.
+        /// The session, its status and its report are marked as a rehearsal.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Reopen a session after a quit, a crash or a dropped connection.
     #[command(after_help = DURABILITY)]
@@ -79,6 +84,10 @@ pub enum Command {
         /// Write the report to FILE instead of standard output.
         #[arg(short = 'o', long = "output", value_name = "FILE")]
         output: Option<PathBuf>,
+        /// Instead of the report, print proposed `estimate` values from the steps' actual
+        /// durations, as a diff against the session's runbook copy.
+        #[arg(long)]
+        suggest_estimates: bool,
     },
     /// Print the stakeholder message a session calls for now, rendered from its runbook.
     Message {
@@ -104,6 +113,11 @@ pub enum Command {
         /// back). Needs tmux on PATH; a no-op when already inside tmux.
         #[arg(long)]
         tmux: bool,
+        /// Rehearse: walk the runbook without executing anything. Enter shows a step's
+        /// command, d marks it done by hand; no backup is taken and no message is sent.
+        /// The session, its status and its report are marked as a rehearsal.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Write a commented starter runbook that teaches the format.
     ///

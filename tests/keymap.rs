@@ -55,6 +55,7 @@ fn demo_app(keymap: Keymap) -> App {
                 timezone: "UTC".into(),
             },
             cutover_version: "test".into(),
+            rehearsal: false,
         },
     };
     let mut app = App::new(rb, &[started], "alice@jump1".into(), false, true);

@@ -51,6 +51,7 @@ fn app(ascii: bool, no_color: bool) -> App {
                     timezone: "Europe/Amsterdam".into(),
                 },
                 cutover_version: "test".into(),
+                rehearsal: false,
             },
         ),
         record(
@@ -510,6 +511,7 @@ fn app_records(rb: &Runbook) -> Vec<Record> {
                     timezone: "Europe/Amsterdam".into(),
                 },
                 cutover_version: "test".into(),
+                rehearsal: false,
             },
         ),
         record(

@@ -200,6 +200,12 @@ pub fn send(app: &mut App) -> Vec<Effect> {
         app.view.flash = Some(Flash::warn(format!("not saved, so not sent: {err}")));
         return Vec::new();
     }
+    if app.run.rehearsal {
+        app.view.flash = Some(Flash::info(
+            "rehearsal: nothing is sent. ctrl-y in the editor (m) still copies the draft",
+        ));
+        return Vec::new();
+    }
     let phase = shown_phase(app);
     if app.view.sending.is_some() {
         app.view.flash = Some(Flash::info("a message is being sent; wait for its outcome"));

@@ -283,6 +283,10 @@ fn start(app: &mut App, rerun: bool) -> Vec<Effect> {
         )));
         return Vec::new();
     }
+    if app.run.rehearsal {
+        app.view.flash = Some(Flash::info(rehearsal_text(app, &step)));
+        return Vec::new();
+    }
     let status = plan::status(&app.runbook, &app.run, &step);
     let refuse = |text: String| Some(Flash::info(text));
     let flash = match status {
@@ -322,6 +326,33 @@ fn start(app: &mut App, rerun: bool) -> Vec<Effect> {
     confirm_then_start(app, step, None)
 }
 
+/// What Enter says in a rehearsal: the command(s) the step would run, as written.
+fn rehearsal_text(app: &App, step: &str) -> String {
+    let commands: Vec<String> = match app.runbook.step(step) {
+        Some(def) if def.kind() == StepKind::Backup => backups_of(app, step)
+            .iter()
+            .filter_map(|b| {
+                app.runbook
+                    .file
+                    .backups
+                    .iter()
+                    .find(|d| d.id.get_ref() == b)
+            })
+            .map(|d| d.run.clone())
+            .collect(),
+        Some(def) => def.run.iter().map(|r| r.get_ref().clone()).collect(),
+        None => Vec::new(),
+    };
+    let shown = commands
+        .iter()
+        .map(|c| c.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect::<Vec<_>>()
+        .join(" ; ");
+    format!(
+        "rehearsal: nothing runs ({shown}). The command is shown in the step pane; d marks it done by hand"
+    )
+}
+
 fn needs_confirmation(app: &App, step: &str) -> bool {
     app.runbook.step(step).is_some_and(|s| s.confirm)
         // Its last run may still have done something: running it again is a decision,
@@ -358,6 +389,12 @@ fn start_effects(
     step: String,
     override_reason: Option<(Vec<String>, String)>,
 ) -> Vec<Effect> {
+    // Every path to a spawn ends here (dialogs included), so this is where a rehearsal
+    // is held to its promise that nothing runs.
+    if app.run.rehearsal {
+        app.view.flash = Some(Flash::info(rehearsal_text(app, &step)));
+        return Vec::new();
+    }
     let Some(state) = app.run.step(&step) else {
         return Vec::new();
     };
@@ -820,7 +857,9 @@ fn mark_done(app: &mut App) -> Vec<Effect> {
     let unmet = plan::unmet(&app.runbook, &app.run, &step);
     // A step whose run failed or is unknown, or whose backups are unverified, asks its
     // own question first; one typed reason then also covers an unmet gate.
+    // A rehearsal ran nothing, so there is no run or backup for a reason to explain.
     if !matches!(status, StepStatus::Done | StepStatus::Running)
+        && !app.run.rehearsal
         && let Some(mut why) = done_needs_reason(app, &step, status)
     {
         if gated && !unmet.is_empty() {

@@ -91,6 +91,7 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
             window_start,
             window_duration,
             tmux,
+            dry_run,
         } => start::run(
             start::Source::File(runbook),
             &vars,
@@ -98,6 +99,7 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
             window_duration.as_deref(),
             cli.ascii,
             tmux,
+            dry_run,
         ),
         Command::Supervise { spec } => {
             // The supervisor has no terminal to talk to: everything it has to say goes
@@ -111,7 +113,15 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::Schema => authoring::schema(),
         Command::Completions { shell } => authoring::completions(shell),
         Command::Man => authoring::man(),
-        Command::Demo { tmux } => start::run(start::Source::Demo, &[], None, None, cli.ascii, tmux),
+        Command::Demo { tmux, dry_run } => start::run(
+            start::Source::Demo,
+            &[],
+            None,
+            None,
+            cli.ascii,
+            tmux,
+            dry_run,
+        ),
         Command::Resume { session } => resume::run(session.as_deref(), cli.ascii),
         Command::Status { session, json } => status::status(session.as_deref(), json),
         Command::Sessions { all, json } => status::sessions(all, json),
@@ -119,7 +129,14 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
             session,
             format,
             output,
-        } => report::run(session.as_deref(), &format, output.as_deref()),
+            suggest_estimates,
+        } => {
+            if suggest_estimates {
+                report::suggest_estimates(session.as_deref(), output.as_deref())
+            } else {
+                report::run(session.as_deref(), &format, output.as_deref())
+            }
+        }
         Command::Message { session, phase } => message::run(session.as_deref(), phase.as_deref()),
         Command::Validate { runbooks, strict } => {
             let mut out = std::io::stdout();

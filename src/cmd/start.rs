@@ -25,6 +25,7 @@ pub fn run(
     window_duration: Option<&str>,
     ascii: bool,
     in_tmux: bool,
+    rehearsal: bool,
 ) -> Result<(), Failure> {
     let settings = tui::settings()?;
     let runbook = match &source {
@@ -78,6 +79,7 @@ pub fn run(
                 vars,
                 window,
                 cutover_version: env!("CARGO_PKG_VERSION").to_string(),
+                rehearsal,
             },
         )
         .map_err(|e| {

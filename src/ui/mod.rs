@@ -167,6 +167,11 @@ fn render_header(frame: &mut Frame, app: &App, th: Theme, area: Rect) {
         (0, Span::raw(th.sep())),
         (0, Span::styled(clean(app.runbook.title()), th.heading())),
     ];
+    if app.run.rehearsal {
+        // A word, not a colour: it must read the same on a monochrome terminal.
+        pieces.push((0, Span::raw(th.sep())));
+        pieces.push((0, Span::styled("REHEARSAL", th.heading())));
+    }
     if let (Some(from), Some(to)) = (
         app.run.vars.get("FROM_VERSION"),
         app.run.vars.get("TO_VERSION"),
