@@ -309,6 +309,21 @@ fn next_message_number(app: &App) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
+/// Writes a message file on the blocking pool: its fsyncs must not stall the event
+/// loop, for the same reason the journal has its own thread.
+async fn write_message_file(
+    dir: &std::path::Path,
+    n: u32,
+    phase: &str,
+    text: &str,
+) -> Result<String, String> {
+    let (dir, phase, text) = (dir.to_path_buf(), phase.to_string(), text.to_string());
+    tokio::task::spawn_blocking(move || files::write(&dir, n, &phase, &text))
+        .await
+        .map_err(|e| format!("the file writer stopped: {e}"))?
+        .map_err(|e| e.to_string())
+}
+
 /// Saves a draft to its file and journals it; the editor then shows it as saved.
 async fn save_message(
     app: &mut App,
@@ -318,7 +333,7 @@ async fn save_message(
     text: String,
 ) -> bool {
     let n = next_message_number(app);
-    let file = match files::write(&tasks.messages, n, &phase, &text) {
+    let file = match write_message_file(&tasks.messages, n, &phase, &text).await {
         Ok(f) => f,
         Err(e) => {
             tracing::error!("{e}");
@@ -391,7 +406,7 @@ async fn start_send(
             detail: Some(why),
         },
     };
-    let file = match files::write(&tasks.messages, n, &phase, &text) {
+    let file = match write_message_file(&tasks.messages, n, &phase, &text).await {
         Ok(f) => f,
         Err(e) => {
             let _ = tx.try_send(failed(String::new(), format!("not sent: {e}")));
