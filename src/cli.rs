@@ -57,6 +57,13 @@ pub enum Command {
         /// Session id (default: the most recent unfinished session).
         session: Option<String>,
     },
+    /// Follow a session someone else drives, read-only: the same screen, live from its
+    /// journal and logs. Only the keys that move the view work; nothing is locked or
+    /// changed, so the driver can quit and resume meanwhile.
+    Watch {
+        /// Session id (default: the most recent unfinished session, else the most recent).
+        session: Option<String>,
+    },
     /// List sessions (unfinished ones unless --all).
     Sessions {
         /// Include finished sessions.

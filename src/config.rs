@@ -15,9 +15,12 @@ use crate::runbook::Diagnostic;
 pub const CONFIG_FILE: &str = "config.toml";
 pub const KEYMAP_FILE: &str = "keymap.toml";
 
-/// How the screen uses colour. The palette is the terminal's own sixteen colours, which
-/// every colour terminal has and which follow its colour scheme; `16` and `truecolor`
-/// are accepted so a config can say what the terminal is, and draw that same palette.
+/// How the screen uses colour (see [`palette`] for the whole decision). `auto` draws the
+/// terminal's own sixteen colours, which every colour terminal has and which follow its
+/// colour scheme, and a 24-bit palette only where `COLORTERM` says the terminal takes
+/// it. `16` keeps the sixteen whatever `COLORTERM` claims; `truecolor` is the operator
+/// vouching for the terminal, since `COLORTERM` rarely survives `ssh` or `sudo`. A
+/// non-empty `NO_COLOR` beats all of them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 pub enum Theme {
     #[default]
@@ -30,6 +33,38 @@ pub enum Theme {
     /// No colour at all, as under `NO_COLOR`.
     #[serde(rename = "none")]
     None,
+}
+
+/// What the screen is drawn with, once the config and the environment are weighed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Palette {
+    /// No colour at all: state is told by glyph and word.
+    None,
+    /// The terminal's sixteen named colours.
+    Sixteen,
+    /// 24-bit RGB colours.
+    Truecolor,
+}
+
+/// The palette for `theme`, given the values of `NO_COLOR` and `COLORTERM` (`None` when
+/// unset). A pure function of its arguments, so the whole table can be tested without
+/// touching the process environment.
+pub fn palette(theme: Theme, no_color_env: Option<&str>, colorterm: Option<&str>) -> Palette {
+    // https://no-color.org: any non-empty value, whatever it says, turns colour off.
+    if no_color_env.is_some_and(|v| !v.is_empty()) {
+        return Palette::None;
+    }
+    match theme {
+        Theme::None => Palette::None,
+        Theme::Sixteen => Palette::Sixteen,
+        Theme::Truecolor => Palette::Truecolor,
+        // The two values terminals are known to set; anything else (`256color`, `yes`)
+        // promises less than 24 bits, and a wrong guess would draw garbage.
+        Theme::Auto => match colorterm.map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+            Some("truecolor" | "24bit") => Palette::Truecolor,
+            _ => Palette::Sixteen,
+        },
+    }
 }
 
 /// The settings, with paths already resolved against the config directory.
@@ -218,8 +253,75 @@ impl Config {
             .unwrap_or_else(|| "less".to_string())
     }
 
+    /// The palette for this config in this process's environment.
+    pub fn palette(&self) -> Palette {
+        // Lossy is enough: a non-UTF-8 `NO_COLOR` is still non-empty, and a non-UTF-8
+        // `COLORTERM` is not one of the values that turn truecolour on.
+        let var = |name| std::env::var_os(name).map(|v| v.to_string_lossy().into_owned());
+        palette(
+            self.theme,
+            var("NO_COLOR").as_deref(),
+            var("COLORTERM").as_deref(),
+        )
+    }
+
     /// Colour off under `theme = "none"` or a non-empty `NO_COLOR`.
     pub fn no_color(&self) -> bool {
-        self.theme == Theme::None || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
+        self.palette() == Palette::None
+    }
+
+    /// Colours as 24-bit RGB rather than the sixteen named ones (see [`palette`]).
+    pub fn truecolor(&self) -> bool {
+        self.palette() == Palette::Truecolor
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn palette_weighs_theme_no_color_and_colorterm() {
+        use Palette as P;
+        const COLORTERMS: [Option<&str>; 7] = [
+            None,
+            Some(""),
+            Some("truecolor"),
+            Some("24bit"),
+            Some("TrueColor "),
+            Some("256color"),
+            Some("yes"),
+        ];
+        // What `auto` makes of each `COLORTERM` above, in the same order.
+        const AUTO: [Palette; 7] = [
+            P::Sixteen,
+            P::Sixteen,
+            P::Truecolor,
+            P::Truecolor,
+            P::Truecolor,
+            P::Sixteen,
+            P::Sixteen,
+        ];
+        let mut checked = 0;
+        for theme in [Theme::Auto, Theme::Sixteen, Theme::Truecolor, Theme::None] {
+            for (i, colorterm) in COLORTERMS.into_iter().enumerate() {
+                for no_color in [None, Some(""), Some("1")] {
+                    let want = match (theme, no_color) {
+                        (_, Some("1")) => P::None,
+                        (Theme::Auto, _) => AUTO[i],
+                        (Theme::Sixteen, _) => P::Sixteen,
+                        (Theme::Truecolor, _) => P::Truecolor,
+                        (Theme::None, _) => P::None,
+                    };
+                    assert_eq!(
+                        palette(theme, no_color, colorterm),
+                        want,
+                        "theme {theme:?}, NO_COLOR {no_color:?}, COLORTERM {colorterm:?}"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        assert_eq!(checked, 4 * 7 * 3);
     }
 }

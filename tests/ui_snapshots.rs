@@ -140,6 +140,45 @@ fn help_overlay_lists_the_keymap() {
     insta::assert_snapshot!(t.backend());
 }
 
+fn watching(app: &mut App) {
+    app.watching = Some(cutover::app::Watching {
+        driver: Some("alice@jump1, pid 4242, since 2026-11-28 21:00:00 UTC".into()),
+        stopped: None,
+    });
+}
+
+/// `cutover watch`: the header says it is read-only and who drives; the hints offer
+/// only keys that move the view.
+#[test]
+fn watch_mode_80x24_names_the_driver_and_offers_only_navigation() {
+    let mut app = app(false, false);
+    watching(&mut app);
+    insta::assert_snapshot!(draw(&app, 80, 24, now()).backend());
+}
+
+#[test]
+fn watch_mode_help_lists_only_the_keys_that_work() {
+    let mut app = app(false, false);
+    watching(&mut app);
+    key(&mut app, '?');
+    insta::assert_snapshot!(draw(&app, 80, 24, now()).backend());
+}
+
+#[test]
+fn watch_mode_refuses_a_mutating_key_in_words() {
+    let mut app = app(false, false);
+    watching(&mut app);
+    key(&mut app, 'd');
+    let t = draw(&app, 80, 24, now());
+    let last: String = (0..80)
+        .map(|x| t.backend().buffer()[(x, 23)].symbol().to_string())
+        .collect();
+    assert!(
+        last.contains("read-only view: `done` is refused here; alice@jump1 drives it"),
+        "{last}"
+    );
+}
+
 #[test]
 fn skip_dialog_asks_a_reason() {
     let mut app = app(false, false);

@@ -158,6 +158,42 @@ impl Action {
         }
     }
 
+    /// Whether the action only moves the view. `cutover watch` allows these and refuses
+    /// the rest; the match has no wildcard so a new action must be classified here.
+    pub fn only_looks(self) -> bool {
+        match self {
+            Action::Up
+            | Action::Down
+            | Action::First
+            | Action::Last
+            | Action::OpenLog
+            | Action::ScrollUp
+            | Action::ScrollDown
+            | Action::Follow
+            | Action::FocusNext
+            | Action::FocusPrev
+            | Action::Timeline
+            | Action::Help
+            | Action::Quit => true,
+            Action::Act
+            | Action::Done
+            | Action::Skip
+            | Action::Reopen
+            | Action::Note
+            | Action::Rerun
+            | Action::Cancel
+            | Action::MarkFailed
+            | Action::Message
+            | Action::Send
+            | Action::Extend
+            | Action::Rollback
+            | Action::SaveMessage
+            | Action::CopyMessage
+            | Action::RegenerateMessage
+            | Action::LeaveEditor => false,
+        }
+    }
+
     /// Short label for the status bar hints.
     pub fn hint(self) -> &'static str {
         match self {

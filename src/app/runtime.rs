@@ -106,7 +106,7 @@ impl JournalWriter {
 }
 
 /// Restores the terminal however the loop ends (`?`, return, unwinding).
-struct RestoreGuard;
+pub(super) struct RestoreGuard;
 
 impl Drop for RestoreGuard {
     fn drop(&mut self) {
@@ -114,7 +114,7 @@ impl Drop for RestoreGuard {
     }
 }
 
-fn draw(terminal: &mut DefaultTerminal, app: &App) -> std::io::Result<()> {
+pub(super) fn draw(terminal: &mut DefaultTerminal, app: &App) -> std::io::Result<()> {
     // Synchronized update: the terminal shows the frame whole, never half-drawn, which
     // matters over a slow SSH link.
     let _ = crossterm::queue!(
@@ -210,7 +210,7 @@ fn cancel_task(tasks: &Tasks, task: &TaskId) -> Result<(), String> {
 
 /// Sizes of the backups' declared artifacts, looked up again whenever the journal
 /// moves on (a backup just finished) rather than on every frame.
-fn refresh_artifacts(app: &mut App) {
+pub(super) fn refresh_artifacts(app: &mut App) {
     let mut sizes = std::collections::BTreeMap::new();
     if app
         .runbook
@@ -244,7 +244,7 @@ fn refresh_artifacts(app: &mut App) {
 
 /// Loads the log tail of the task the output pane is about to show, if nothing of it
 /// is held yet (a finished task, or one from before this screen opened).
-fn load_shown_output(app: &mut App, tasks: &Tasks) {
+pub(super) fn load_shown_output(app: &mut App, dir: &TaskDir) {
     let Some(task) = app.shown_task() else {
         return;
     };
@@ -262,14 +262,14 @@ fn load_shown_output(app: &mut App, tasks: &Tasks) {
         return;
     }
     let re = watch::progress_regex(&app.runbook, &task);
-    let out = watch::load_tail(&tasks.dir, &task, re.as_ref());
+    let out = watch::load_tail(dir, &task, re.as_ref());
     app.view.outputs.insert(key, out);
 }
 
 /// Shows a log in the operator's pager with the screen suspended, then takes the
 /// screen back. Input is not read meanwhile: the caller drops its event stream first
 /// so the pager gets every key.
-fn open_pager(
+pub(super) fn open_pager(
     terminal: &mut DefaultTerminal,
     pager: &str,
     path: &std::path::Path,
@@ -582,7 +582,7 @@ async fn event_loop(
     let mut last_frame = tokio::time::Instant::now();
     let reason = loop {
         if dirty {
-            load_shown_output(&mut app, &tasks);
+            load_shown_output(&mut app, &tasks.dir);
             draw(&mut terminal, &app)?;
             dirty = false;
             output_dirty = false;

@@ -53,10 +53,30 @@ fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
     let Some(action) = app.keymap.lookup(&key) else {
         return Vec::new();
     };
+    if let Some(watching) = &app.watching
+        && !action.only_looks()
+    {
+        let session = (app.run.finished.is_none()).then_some(app.run.session.as_str());
+        app.view.flash = Some(Flash::warn(refused_in_watch(watching, action, session)));
+        return Vec::new();
+    }
     if app.view.timeline {
         return on_timeline_action(app, action);
     }
     on_action(app, action)
+}
+
+/// What a watcher is told when a key would change the session: which action, and who
+/// can do it instead.
+/// `session` is `None` once the session is finished: nobody can take it over then.
+fn refused_in_watch(watching: &super::Watching, action: Action, session: Option<&str>) -> String {
+    let who = match (&watching.driver, session) {
+        // The lock names `user@host, pid N, since …`; the name is enough here.
+        (Some(d), _) => format!("{} drives it", d.split(',').next().unwrap_or(d)),
+        (None, Some(id)) => format!("nobody drives it now; `cutover resume {id}` takes it over"),
+        (None, None) => "the session is finished".to_string(),
+    };
+    format!("read-only view: `{}` is refused here; {who}", action.hint())
 }
 
 /// The timeline replaces the panes, so keys that act on a step would act on something

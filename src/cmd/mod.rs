@@ -10,6 +10,7 @@ pub mod status;
 pub mod tmux;
 pub mod tui;
 pub mod validate;
+pub mod watch;
 
 use std::fmt;
 
@@ -123,6 +124,7 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
             dry_run,
         ),
         Command::Resume { session } => resume::run(session.as_deref(), cli.ascii),
+        Command::Watch { session } => watch::run(session.as_deref(), cli.ascii),
         Command::Status { session, json } => status::status(session.as_deref(), json),
         Command::Sessions { all, json } => status::sessions(all, json),
         Command::Report {

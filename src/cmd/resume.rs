@@ -103,5 +103,6 @@ pub fn run(session: Option<&str>, ascii: bool) -> Result<(), Failure> {
     all.push(resumed);
     let mut app = App::new(runbook, &all, by, ascii, settings.config.no_color());
     app.keymap = settings.keymap;
+    app.view.truecolor = settings.config.truecolor();
     tui::drive(app, journal, &paths, lock, &settings.config)
 }

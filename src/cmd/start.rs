@@ -88,6 +88,7 @@ pub fn run(
         })?;
     let mut app = App::new(runbook, &[started], by, ascii, settings.config.no_color());
     app.keymap = settings.keymap;
+    app.view.truecolor = settings.config.truecolor();
     tui::drive(app, journal, &paths, lock, &settings.config)
 }
 

@@ -264,6 +264,32 @@ impl Store {
     }
 }
 
+/// Who drives the session now, read from its lock file *without* taking the lock: a
+/// watcher probing it, even for a moment, could make a `resume` at that instant fail.
+/// The lock file outlives its holder, so the pid it names must still be alive.
+pub fn driver(paths: &SessionPaths) -> Option<String> {
+    let text = std::fs::read_to_string(paths.lock()).ok()?;
+    let text = text.trim();
+    let pid = holder_pid(text)?;
+    pid_alive(pid).then(|| text.to_string())
+}
+
+/// The pid in `user@host, pid N, since …`, as [`lock`] writes it.
+fn holder_pid(text: &str) -> Option<i32> {
+    text.split(',')
+        .map(str::trim)
+        .find_map(|part| part.strip_prefix("pid "))
+        .and_then(|n| n.trim().parse::<i32>().ok())
+        .filter(|&n| n > 0)
+}
+
+fn pid_alive(pid: i32) -> bool {
+    // SAFETY: kill(2) with signal 0 only checks whether the process exists; it sends
+    // nothing and has no memory-safety preconditions.
+    let rc = unsafe { libc::kill(pid, 0) };
+    rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
 fn describe_holder(text: &str) -> String {
     let text = text.trim();
     if text.is_empty() {
@@ -383,6 +409,28 @@ impl SessionPaths {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_driver_is_read_without_the_lock_and_only_while_alive() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().to_path_buf()).unwrap();
+        let (paths, lock, _j) = store.create_session(Timestamp::now(), "x").unwrap();
+        let d = driver(&paths).expect("the lock holder (this process) drives it");
+        assert!(d.contains(&format!("pid {}", std::process::id())), "{d}");
+        // Reading who drives did not take the lock: it is still exclusively ours, and
+        // once released anyone can take it.
+        assert!(matches!(
+            store.open_session(&paths.id),
+            Err(StoreError::Locked { .. })
+        ));
+        drop(lock);
+        // The file stays behind naming a pid; a dead pid drives nothing.
+        std::fs::write(paths.lock(), "ghost@host, pid 2147483646, since then").unwrap();
+        assert_eq!(driver(&paths), None);
+        assert_eq!(holder_pid("a@b, pid 12, since x"), Some(12));
+        assert_eq!(holder_pid("a@b, since x"), None);
+        assert_eq!(holder_pid("a@b, pid -1"), None);
+    }
 
     #[test]
     fn second_lock_is_refused_naming_the_holder() {

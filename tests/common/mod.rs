@@ -164,6 +164,7 @@ pub fn run_with_env<S: AsRef<OsStr>>(home: &OsStr, args: &[S], env: &[(&str, &Os
         .env("USER", USER)
         .env("LOGNAME", USER)
         .env_remove("NO_COLOR")
+        .env_remove("COLORTERM")
         .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -253,6 +254,9 @@ impl Pty {
         cmd.env("USER", USER);
         cmd.env("LOGNAME", USER);
         cmd.env_remove("NO_COLOR");
+        // The 16-colour default, whatever terminal the tests are run from; tests/theme.rs
+        // sets it where it matters.
+        cmd.env_remove("COLORTERM");
         let size = PtySize {
             rows,
             cols,

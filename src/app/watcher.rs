@@ -1,0 +1,249 @@
+//! The read-only screen of `cutover watch`: the same panes as the driver's, fed by the
+//! journal and task logs another process writes.
+//!
+//! It holds no journal writer, takes no lock and starts nothing, so it cannot change the
+//! session however it is driven: `update` refuses the keys that would (with a word on
+//! the status bar), and of the effects it could return only quitting and opening a log
+//! in the pager are carried out here.
+
+use std::collections::HashSet;
+use std::time::Duration as StdDuration;
+
+use crossterm::event::{Event as TermEvent, EventStream, KeyEventKind};
+use futures::StreamExt;
+use jiff::Timestamp;
+use tokio::signal::unix::{SignalKind, signal};
+
+use super::runtime::{
+    Exit, Left, RestoreGuard, RuntimeError, draw, load_shown_output, open_pager, refresh_artifacts,
+};
+use super::{App, Effect, Flash, Msg, update};
+use crate::runner::TaskDir;
+use crate::runner::TaskId;
+use crate::runner::watch::{self, Report};
+use crate::session::{Event, JournalTail, SessionPaths, store};
+
+/// How often the journal is looked at: a step the driver marks done shows here well
+/// within a second. A look is one `stat` when nothing changed.
+const JOURNAL_POLL: StdDuration = StdDuration::from_millis(200);
+/// At most this many frames a second while output floods in (as on the driver's screen).
+const OUTPUT_FRAME: StdDuration = StdDuration::from_millis(33);
+
+/// What the watcher reads.
+pub struct Source {
+    pub paths: SessionPaths,
+    /// Positioned after the records the app was built from.
+    pub tail: JournalTail,
+    pub dir: TaskDir,
+    pub pager: String,
+}
+
+pub fn run(app: App, source: Source) -> Result<Left, RuntimeError> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(watch_loop(app, source))
+}
+
+/// Follows the output of every task the journal says is running and nobody here
+/// follows yet. `from_start`: the task started while this screen watched, so all of
+/// its output is new; otherwise only the log's tail is loaded first.
+fn follow_running(
+    app: &App,
+    dir: &TaskDir,
+    followed: &mut HashSet<TaskId>,
+    tx: &tokio::sync::mpsc::Sender<Report>,
+    from_start: bool,
+) {
+    for task in watch::running_tasks(&app.runbook, &app.run) {
+        if followed.insert(task.clone()) {
+            let re = watch::progress_regex(&app.runbook, &task);
+            watch::follow(dir.clone(), task, re, !from_start, tx.clone());
+        }
+    }
+}
+
+/// Takes in what the driver journaled since the last look. Returns whether anything
+/// changed on screen.
+fn take_in(
+    app: &mut App,
+    src: &mut Source,
+    followed: &mut HashSet<TaskId>,
+    tx: &tokio::sync::mpsc::Sender<Report>,
+) -> bool {
+    let Some(watching) = app.watching.as_mut() else {
+        return false;
+    };
+    if watching.stopped.is_some() {
+        return false;
+    }
+    match src.tail.poll() {
+        Ok(records) if records.is_empty() => false,
+        Ok(records) => {
+            for r in &records {
+                app.apply(r);
+            }
+            if records.iter().any(|r| {
+                matches!(
+                    r.event,
+                    Event::BackupFinished { .. } | Event::BackupVerified { .. }
+                )
+            }) {
+                refresh_artifacts(app);
+            }
+            // A resume means a new driver; the lock names them.
+            if records
+                .iter()
+                .any(|r| matches!(r.event, Event::SessionResumed { .. }))
+                && let Some(w) = app.watching.as_mut()
+            {
+                w.driver = store::driver(&src.paths);
+            }
+            follow_running(app, &src.dir, followed, tx, true);
+            true
+        }
+        Err(e) => {
+            watching.stopped = Some(e.to_string());
+            app.view.flash = Some(Flash::warn(format!(
+                "stopped following: {e}. What is shown is the last state read; \
+                 `cutover verify`/`status` tell more"
+            )));
+            true
+        }
+    }
+}
+
+async fn watch_loop(mut app: App, mut src: Source) -> Result<Left, RuntimeError> {
+    let mut sigterm = signal(SignalKind::terminate())?;
+    let mut sighup = signal(SignalKind::hangup())?;
+    let mut sigint = signal(SignalKind::interrupt())?;
+    let mut sigquit = signal(SignalKind::quit())?;
+
+    let _guard = RestoreGuard;
+    let mut terminal = ratatui::try_init()?;
+    let mut events = EventStream::new();
+    let mut clock = tokio::time::interval(StdDuration::from_secs(1));
+    clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut poll = tokio::time::interval(JOURNAL_POLL);
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let (report_tx, mut reports) = tokio::sync::mpsc::channel::<Report>(2);
+    let mut followed: HashSet<TaskId> = HashSet::new();
+
+    app.view.now = Timestamp::now();
+    follow_running(&app, &src.dir, &mut followed, &report_tx, false);
+    refresh_artifacts(&mut app);
+    let mut dirty = true;
+    let mut output_dirty = false;
+    let mut last_frame = tokio::time::Instant::now();
+    let reason = loop {
+        if dirty {
+            load_shown_output(&mut app, &src.dir);
+            draw(&mut terminal, &app)?;
+            dirty = false;
+            output_dirty = false;
+            last_frame = tokio::time::Instant::now();
+        }
+        let frame_due = last_frame + OUTPUT_FRAME;
+        let msg = tokio::select! {
+            _ = tokio::time::sleep_until(frame_due), if output_dirty => {
+                dirty = true;
+                continue;
+            }
+            Some(report) = reports.recv() => {
+                match report {
+                    Report::Output { ref task, ref progress, .. } => {
+                        let visible =
+                            progress.is_some() || app.shown_task().as_ref() == Some(task);
+                        app.view.now = Timestamp::now();
+                        let _ = update(&mut app, Msg::Task(report));
+                        output_dirty |= visible;
+                    }
+                    // How a task ended is the driver's to journal; it shows here when
+                    // the record arrives. Followed again if it is ever re-run.
+                    Report::Exited { task, .. } | Report::Lost { task, .. } => {
+                        followed.remove(&task);
+                    }
+                }
+                continue;
+            }
+            _ = poll.tick() => {
+                app.view.now = Timestamp::now();
+                if take_in(&mut app, &mut src, &mut followed, &report_tx) {
+                    dirty = true;
+                }
+                continue;
+            }
+            ev = events.next() => match ev {
+                Some(Ok(TermEvent::Key(k))) if k.kind == KeyEventKind::Press => Msg::Key(k),
+                Some(Ok(TermEvent::Resize(..))) => Msg::Resize,
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => break Exit::TerminalGone,
+            },
+            _ = clock.tick() => {
+                let driver = store::driver(&src.paths);
+                if let Some(w) = app.watching.as_mut() {
+                    w.driver = driver;
+                }
+                Msg::Tick
+            }
+            _ = sigterm.recv() => Msg::Terminate(libc::SIGTERM),
+            _ = sighup.recv() => Msg::Terminate(libc::SIGHUP),
+            _ = sigint.recv() => Msg::Terminate(libc::SIGINT),
+            _ = sigquit.recv() => Msg::Terminate(libc::SIGQUIT),
+        };
+        let signal = match msg {
+            Msg::Terminate(n) => Some(n),
+            _ => None,
+        };
+        app.view.now = Timestamp::now();
+        let effects = update(&mut app, msg);
+        dirty = true;
+        let mut quit = false;
+        for effect in effects {
+            match effect {
+                Effect::Quit => quit = true,
+                Effect::OpenLog(task) => {
+                    let path = src.dir.log(&task);
+                    if !path.exists() {
+                        app.view.flash = Some(Flash::warn(format!(
+                            "no log for {task}: {}",
+                            path.display()
+                        )));
+                        continue;
+                    }
+                    drop(events);
+                    let result = open_pager(&mut terminal, &src.pager, &path);
+                    // ctrl-c typed in the pager was meant for the pager.
+                    use futures::FutureExt;
+                    tokio::time::sleep(StdDuration::from_millis(50)).await;
+                    while let Some(Some(())) = sigint.recv().now_or_never() {}
+                    while let Some(Some(())) = sigquit.recv().now_or_never() {}
+                    events = EventStream::new();
+                    if let Err(why) = result {
+                        app.view.flash = Some(Flash::warn(why));
+                    }
+                }
+                // `update` refuses every key that leads to these while watching; were
+                // one to slip through, there is nothing here that could carry it out.
+                Effect::Record(_)
+                | Effect::Spawn(_)
+                | Effect::Cancel(_)
+                | Effect::SaveMessage { .. }
+                | Effect::SendMessage { .. }
+                | Effect::Copy(_) => {
+                    app.view.flash = Some(Flash::warn(
+                        "read-only view: nothing was changed (only the driver's screen acts)",
+                    ));
+                }
+            }
+        }
+        if quit {
+            break signal.map_or(Exit::Quit, Exit::Signal);
+        }
+    };
+    drop(terminal);
+    Ok(Left {
+        exit: reason,
+        running: watch::running_tasks(&app.runbook, &app.run),
+    })
+}
