@@ -18,9 +18,9 @@ pub const KEYMAP_FILE: &str = "keymap.toml";
 /// How the screen uses colour (see [`palette`] for the whole decision). `auto` draws the
 /// terminal's own sixteen colours, which every colour terminal has and which follow its
 /// colour scheme, and a 24-bit palette only where `COLORTERM` says the terminal takes
-/// it. `16` keeps the sixteen whatever `COLORTERM` claims; `truecolor` is the operator
-/// vouching for the terminal, since `COLORTERM` rarely survives `ssh` or `sudo`. A
-/// non-empty `NO_COLOR` beats all of them.
+/// it and cutover does not run inside GNU screen. `16` keeps the sixteen whatever
+/// `COLORTERM` claims; `truecolor` is the operator vouching for the terminal, since
+/// `COLORTERM` rarely survives `ssh` or `sudo`. A non-empty `NO_COLOR` beats all of them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 pub enum Theme {
     #[default]
@@ -40,24 +40,37 @@ pub enum Theme {
 pub enum Palette {
     /// No colour at all: state is told by glyph and word.
     None,
-    /// The terminal's sixteen named colours.
+    /// cutover's own colours in the terminal's sixteen named ones (a command's output
+    /// may also use the rest of the 256, see `Theme::output_color`).
     Sixteen,
-    /// 24-bit RGB colours.
+    /// cutover's own colours in 24-bit RGB.
     Truecolor,
 }
 
-/// The palette for `theme`, given the values of `NO_COLOR` and `COLORTERM` (`None` when
-/// unset). A pure function of its arguments, so the whole table can be tested without
-/// touching the process environment.
-pub fn palette(theme: Theme, no_color_env: Option<&str>, colorterm: Option<&str>) -> Palette {
+/// The palette for `theme`, given the values of `NO_COLOR`, `COLORTERM` and `STY` (`None`
+/// when unset). A pure function of its arguments, so the whole table can be tested
+/// without touching the process environment.
+pub fn palette(
+    theme: Theme,
+    no_color_env: Option<&str>,
+    colorterm: Option<&str>,
+    sty: Option<&str>,
+) -> Palette {
     // https://no-color.org: any non-empty value, whatever it says, turns colour off.
     if no_color_env.is_some_and(|v| !v.is_empty()) {
         return Palette::None;
     }
+    // GNU screen sets `STY` in every window it opens, and passes on the `COLORTERM` of
+    // the terminal it was started from, but screen 4 does not understand 24-bit colour
+    // and passes none of `38;2;…` on as colour. A tmux started inside screen
+    // inherits `STY` and draws through screen anyway, so nothing is lost there either;
+    // `theme = "truecolor"` is the way out for a terminal that does take 24 bits.
+    let in_screen = sty.is_some_and(|v| !v.is_empty());
     match theme {
         Theme::None => Palette::None,
         Theme::Sixteen => Palette::Sixteen,
         Theme::Truecolor => Palette::Truecolor,
+        Theme::Auto if in_screen => Palette::Sixteen,
         // The two values terminals are known to set; anything else (`256color`, `yes`)
         // promises less than 24 bits, and a wrong guess would draw garbage.
         Theme::Auto => match colorterm.map(|v| v.trim().to_ascii_lowercase()).as_deref() {
@@ -255,13 +268,14 @@ impl Config {
 
     /// The palette for this config in this process's environment.
     pub fn palette(&self) -> Palette {
-        // Lossy is enough: a non-UTF-8 `NO_COLOR` is still non-empty, and a non-UTF-8
-        // `COLORTERM` is not one of the values that turn truecolour on.
+        // Lossy is enough: a non-UTF-8 `NO_COLOR` or `STY` is still non-empty, and a
+        // non-UTF-8 `COLORTERM` is not one of the values that turn truecolour on.
         let var = |name| std::env::var_os(name).map(|v| v.to_string_lossy().into_owned());
         palette(
             self.theme,
             var("NO_COLOR").as_deref(),
             var("COLORTERM").as_deref(),
+            var("STY").as_deref(),
         )
     }
 
@@ -281,7 +295,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn palette_weighs_theme_no_color_and_colorterm() {
+    fn palette_weighs_theme_no_color_colorterm_and_screen() {
         use Palette as P;
         const COLORTERMS: [Option<&str>; 7] = [
             None,
@@ -292,7 +306,8 @@ mod tests {
             Some("256color"),
             Some("yes"),
         ];
-        // What `auto` makes of each `COLORTERM` above, in the same order.
+        // What `auto` makes of each `COLORTERM` above, in the same order, outside GNU
+        // screen; inside it, always the sixteen.
         const AUTO: [Palette; 7] = [
             P::Sixteen,
             P::Sixteen,
@@ -306,22 +321,27 @@ mod tests {
         for theme in [Theme::Auto, Theme::Sixteen, Theme::Truecolor, Theme::None] {
             for (i, colorterm) in COLORTERMS.into_iter().enumerate() {
                 for no_color in [None, Some(""), Some("1")] {
-                    let want = match (theme, no_color) {
-                        (_, Some("1")) => P::None,
-                        (Theme::Auto, _) => AUTO[i],
-                        (Theme::Sixteen, _) => P::Sixteen,
-                        (Theme::Truecolor, _) => P::Truecolor,
-                        (Theme::None, _) => P::None,
-                    };
-                    assert_eq!(
-                        palette(theme, no_color, colorterm),
-                        want,
-                        "theme {theme:?}, NO_COLOR {no_color:?}, COLORTERM {colorterm:?}"
-                    );
-                    checked += 1;
+                    for sty in [None, Some(""), Some("12345.pts-3.jump1")] {
+                        let want = match (theme, no_color, sty) {
+                            (_, Some("1"), _) => P::None,
+                            (Theme::Auto, _, Some("12345.pts-3.jump1")) => P::Sixteen,
+                            (Theme::Auto, _, _) => AUTO[i],
+                            (Theme::Sixteen, _, _) => P::Sixteen,
+                            // The operator vouches for the terminal, screen or not.
+                            (Theme::Truecolor, _, _) => P::Truecolor,
+                            (Theme::None, _, _) => P::None,
+                        };
+                        assert_eq!(
+                            palette(theme, no_color, colorterm, sty),
+                            want,
+                            "theme {theme:?}, NO_COLOR {no_color:?}, COLORTERM {colorterm:?}, \
+                             STY {sty:?}"
+                        );
+                        checked += 1;
+                    }
                 }
             }
         }
-        assert_eq!(checked, 4 * 7 * 3);
+        assert_eq!(checked, 4 * 7 * 3 * 3);
     }
 }

@@ -147,6 +147,22 @@ fn an_unknown_action_is_reported_with_its_line() {
 }
 
 #[test]
+fn quit_and_leave_editor_cannot_be_left_without_a_key() {
+    // Without one, only killing the terminal (quit) or a bare Esc (the editor) is left.
+    for (name, line) in [("quit", 2), ("leave_editor", 2)] {
+        let err = keymap_from(&format!("done = [\"D\"]\n{name} = []\n")).unwrap_err();
+        let (_, at, text) = invalid(&err);
+        assert_eq!(at, line, "{text}");
+        assert!(
+            text.contains(&format!("`{name}` needs at least one key")),
+            "{text}"
+        );
+    }
+    // Other actions may be unbound on purpose.
+    assert!(keymap_from("skip = []\n").is_ok());
+}
+
+#[test]
 fn an_unknown_key_name_is_reported_with_its_line_and_column() {
     let err = keymap_from("done = [\"D\"]\nskip = [\"S\", \"ctrl-\", \"f1\"]\n").unwrap_err();
     let (_, line, text) = invalid(&err);

@@ -10,7 +10,7 @@
 mod common;
 
 use std::ffi::OsStr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -949,22 +949,21 @@ fn inside_tmux_with_its_default_config() {
     assert_eq!(status["open_by"], serde_json::Value::Null, "{status:#}");
 }
 
-#[test]
-fn demo_with_tmux_flag_starts_its_own_tmux_session() {
-    let Some(bin) = multiplexer("tmux") else {
-        return;
-    };
-    let home = Home::new();
-    let tmux = Tmux::new(bin, None);
+/// `cutover demo --tmux` started on a pty of its own, as an operator would from a login
+/// shell: not inside tmux, with the test's tmux server (`TMUX_TMPDIR`) and a `TMPDIR` of
+/// its own, where the outer cutover keeps the file the inner one leaves its goodbye in.
+/// Returns once the checklist shows, with the one tmux session's name.
+fn demo_in_its_own_tmux(home: &Home, tmux: &Tmux, tmpdir: &Path) -> (common::Pty, String) {
     let mut exports = String::from("unset TMUX TMUX_PANE STY; ");
-    for (k, v) in home_env(&home) {
+    for (k, v) in home_env(home) {
         exports.push_str(&format!("export {k}={}; ", sh_quote(v.as_os_str())));
     }
     exports.push_str(&format!(
-        "export TMUX_TMPDIR={}; ",
-        sh_quote(tmux.tmpdir.path().as_os_str())
+        "export TMUX_TMPDIR={} TMPDIR={}; ",
+        sh_quote(tmux.tmpdir.path().as_os_str()),
+        sh_quote(tmpdir.as_os_str())
     ));
-    let mut tui = home.pty_sh(100, 30, &format!(r#"{exports}exec "$0" demo --tmux"#));
+    let tui = home.pty_sh(100, 30, &format!(r#"{exports}exec "$0" demo --tmux"#));
     tui.wait_for("Read this introduction", WAIT);
     tui.wait_for("saved #1", WAIT);
 
@@ -975,9 +974,30 @@ fn demo_with_tmux_flag_starts_its_own_tmux_session() {
         names.len() == 1 && pattern.is_match(names[0]),
         "expected one tmux session cutover-demo-YYYYmmdd-HHMMSS: {names:?}"
     );
+    (tui, names[0].to_string())
+}
+
+/// Panics unless the outer cutover removed the file it kept for the goodbye.
+fn assert_nothing_left_in(tmpdir: &Path) {
+    let left: Vec<_> = std::fs::read_dir(tmpdir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "left behind in TMPDIR: {left:?}");
+}
+
+#[test]
+fn demo_with_tmux_flag_starts_its_own_tmux_session() {
+    let Some(bin) = multiplexer("tmux") else {
+        return;
+    };
+    let home = Home::new();
+    let tmux = Tmux::new(bin, None);
+    let tmpdir = tempfile::tempdir().unwrap();
+    let (mut tui, name) = demo_in_its_own_tmux(&home, &tmux, tmpdir.path());
     let panes = tmux.run(&["list-panes", "-a", "-F", "#{pane_current_command}"]);
     assert_eq!(panes.trim(), "cutover", "what runs in the tmux session");
-    let pane = tmux.capture(names[0]);
+    let pane = tmux.capture(&name);
     for text in ["Checklist", "Check the terminal", "ON TRACK"] {
         assert!(
             pane.contains(text),
@@ -991,21 +1011,96 @@ fn demo_with_tmux_flag_starts_its_own_tmux_session() {
         selected_step(s) == Some("check-terminal")
     });
     tui.send("q");
+    // The goodbye printed inside tmux closes with its pane; the cutover that started
+    // tmux says it again on the operator's own terminal.
+    tui.wait_for("Resume with: cutover resume", WAIT);
     let status = tui.wait_exit(WAIT);
     assert!(
         status.success(),
-        "the tmux client did not end cleanly: {status:?}; output:\n{}",
+        "the cutover that started tmux did not end cleanly: {status:?}; output:\n{}",
         tui.raw_text()
     );
     let id = home.only_session();
+    let shown = tui.screen();
+    for text in [
+        format!("cutover: left session {id} (quit)"),
+        format!("Resume with: cutover resume {id}"),
+    ] {
+        assert!(
+            shown.contains(&text),
+            "{text:?} is not on the operator's terminal after tmux:\n{shown}"
+        );
+    }
+    assert!(tui.termios_cooked(), "the terminal was left raw");
     let report = home.status_json(&id);
     assert_eq!(report["open_by"], serde_json::Value::Null, "{report:#}");
     let left = tmux.try_run(&["list-sessions", "-F", "#{session_name}"]);
     let left = String::from_utf8_lossy(&left.stdout);
     assert!(
-        !left.contains(names[0]),
+        !left.contains(&name),
         "the tmux session outlived cutover: {left}"
     );
+    assert_nothing_left_in(tmpdir.path());
+}
+
+#[test]
+fn demo_with_tmux_flag_says_how_to_come_back_after_a_detach() {
+    let Some(bin) = multiplexer("tmux") else {
+        return;
+    };
+    let home = Home::new();
+    let tmux = Tmux::new(bin, None);
+    let tmpdir = tempfile::tempdir().unwrap();
+    let (mut tui, name) = demo_in_its_own_tmux(&home, &tmux, tmpdir.path());
+    let id = home.only_session();
+
+    // What a dropped link or `C-b d` does: the client goes, the session stays.
+    tmux.run(&["detach-client", "-s", &name]);
+    let hint = format!("tmux attach -t {name}");
+    tui.wait_for(&hint, WAIT);
+    let status = tui.wait_exit(WAIT);
+    assert!(
+        status.success(),
+        "the cutover that started tmux did not end cleanly after a detach: {status:?}; \
+         output:\n{}",
+        tui.raw_text()
+    );
+    let shown = tui.screen();
+    assert!(
+        shown.contains(&format!("tmux session {name}")) && !shown.contains("Resume with"),
+        "the operator's terminal after the detach:\n{shown}"
+    );
+    assert!(tui.termios_cooked(), "the terminal was left raw");
+    assert_nothing_left_in(tmpdir.path());
+
+    // The screen goes on, still driving the session, until tmux goes.
+    let sessions = tmux.run(&["list-sessions", "-F", "#{session_name}"]);
+    assert_eq!(sessions.trim(), name, "the tmux sessions after the detach");
+    let pane = tmux.capture(&name);
+    assert!(
+        pane.contains("Checklist"),
+        "the pane after the detach:\n{pane}"
+    );
+    assert_ne!(
+        home.status_json(&id)["open_by"],
+        serde_json::Value::Null,
+        "nobody drives the session after a mere detach"
+    );
+    tmux.run(&["kill-server"]);
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let report = home.status_json(&id);
+        if report["open_by"].is_null() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the cutover inside tmux still holds the session after kill-server: {report:#}"
+        );
+        std::thread::sleep(POLL);
+    }
+    // Its goodbye has nobody to go to: the file is not made again.
+    assert_nothing_left_in(tmpdir.path());
 }
 
 /// A GNU screen session of the test's own (`SCREENDIR` private), quit when dropped.
@@ -1105,4 +1200,35 @@ fn inside_gnu_screen_with_its_default_config() {
         "the session is not listed as resumable: {sessions:#}"
     );
     drop(guard);
+}
+
+/// tmux killed under the screen: its terminal vanishes (SIGHUP, then EIO on every write).
+/// The screen must still end cleanly (no panic on the dead terminal) and its goodbye
+/// reach the operator's terminal through the cutover that started tmux.
+#[test]
+fn a_killed_tmux_still_gets_the_goodbye_out() {
+    let Some(bin) = multiplexer("tmux") else {
+        return;
+    };
+    let home = Home::new();
+    let tmux = Tmux::new(bin, None);
+    let tmpdir = tempfile::tempdir().unwrap();
+    let (mut tui, _name) = demo_in_its_own_tmux(&home, &tmux, tmpdir.path());
+    let id = home.only_session();
+    tmux.run(&["kill-server"]);
+    tui.wait_for(&format!("Resume with: cutover resume {id}"), WAIT);
+    let status = tui.wait_exit(WAIT);
+    assert_eq!(
+        status.exit_code(),
+        128 + libc::SIGHUP as u32,
+        "the exit code says the screen ended on SIGHUP; output:\n{}",
+        tui.raw_text()
+    );
+    let log = std::fs::read_to_string(home.journal(&id).with_file_name("cutover.log")).unwrap();
+    assert!(
+        !log.contains("panic"),
+        "the screen panicked on its way out:\n{log}"
+    );
+    assert!(home.status_json(&id)["open_by"].is_null());
+    assert_nothing_left_in(tmpdir.path());
 }

@@ -1,7 +1,8 @@
-//! The palette on the real screen: sixteen named colours by default, 24-bit ones when the
-//! terminal takes them, none under `NO_COLOR`, and never a mix (a command's own colours
-//! included). First through ratatui's TestBackend, then through the binary in a pty,
-//! where `COLORTERM` and the config decide.
+//! The palette on the real screen: cutover's own drawing in the sixteen named colours by
+//! default, in 24-bit ones when the terminal takes them, none under `NO_COLOR`; a
+//! command's own colours kept as exactly as the terminal allows. First through
+//! ratatui's TestBackend, then through the binary in a pty, where `COLORTERM`, `STY` and
+//! the config decide.
 
 mod common;
 
@@ -155,6 +156,35 @@ fn is_named(c: Color) -> bool {
     !matches!(c, Color::Reset | Color::Rgb(..) | Color::Indexed(_))
 }
 
+/// The words the command in [`running_backups`] printed in colour.
+const COMMAND_WORDS: [&str; 3] = ["green", "orange", "blue"];
+
+/// Both colours of every cell cutover drew itself: all but the cells of
+/// [`COMMAND_WORDS`], wherever they show.
+fn own_colours(t: &Terminal<TestBackend>) -> Vec<Color> {
+    let buf = t.backend().buffer();
+    let (w, h) = (buf.area.width, buf.area.height);
+    let mut theirs = vec![false; usize::from(w) * usize::from(h)];
+    for y in 0..h {
+        let text: String = (0..w).map(|x| buf[(x, y)].symbol()).collect();
+        for word in COMMAND_WORDS {
+            for (at, _) in text.match_indices(word) {
+                // No wide characters on these screens: one char is one column.
+                let x = text[..at].chars().count();
+                let row = usize::from(y) * usize::from(w);
+                theirs[row + x..row + x + word.len()].fill(true);
+            }
+        }
+    }
+    cells(t)
+        .iter()
+        .zip(theirs)
+        .filter(|(_, theirs)| !theirs)
+        .flat_map(|(c, _)| [c.fg, c.bg])
+        .filter(|c| *c != Color::Reset)
+        .collect()
+}
+
 /// The cell showing the first letter of `word` (unique on the screen).
 fn cell_of(t: &Terminal<TestBackend>, word: &str) -> Cell {
     let buf = t.backend().buffer();
@@ -184,16 +214,22 @@ fn by_default_the_screen_is_drawn_in_the_sixteen_named_colours() {
     for app in [running_backups(), selecting_in_a_dialog()] {
         assert!(!app.view.truecolor, "truecolour must be off by default");
         let t = draw(&app);
-        let all = colours(&t);
-        let other: Vec<_> = all.iter().filter(|c| !is_named(**c)).collect();
+        let own = own_colours(&t);
+        let other: Vec<_> = own.iter().filter(|c| !is_named(**c)).collect();
         assert!(other.is_empty(), "not one of the sixteen: {other:?}");
-        assert!(all.iter().any(|c| is_named(*c)), "no colour at all");
+        assert!(own.iter().any(|c| is_named(*c)), "no colour at all");
+        let rgb: Vec<_> = colours(&t)
+            .into_iter()
+            .filter(|c| matches!(c, Color::Rgb(..)))
+            .collect();
+        assert!(rgb.is_empty(), "RGB written: {rgb:?}");
     }
     let t = draw(&running_backups());
-    // The command's colours keep a hue: orange and RGB blue fall to the nearest named.
+    // The command's colours: ANSI green stays the terminal's green, 256-colour orange
+    // passes through, RGB blue is the nearest of the 256.
     assert_eq!(cell_of(&t, "green").fg, Color::Green);
-    assert_eq!(cell_of(&t, "orange").fg, Color::Yellow);
-    assert_eq!(cell_of(&t, "blue").fg, Color::Blue);
+    assert_eq!(cell_of(&t, "orange").fg, Color::Indexed(208));
+    assert_eq!(cell_of(&t, "blue").fg, Color::Indexed(20));
     let selected = with_background(&draw(&selecting_in_a_dialog()));
     assert!(!selected.is_empty(), "no selection on screen");
     assert!(
@@ -203,28 +239,34 @@ fn by_default_the_screen_is_drawn_in_the_sixteen_named_colours() {
 }
 
 #[test]
-fn with_truecolor_every_colour_is_rgb() {
+fn with_truecolor_cutovers_own_colours_are_rgb() {
     for mut app in [running_backups(), selecting_in_a_dialog()] {
         app.view.truecolor = true;
         let t = draw(&app);
-        let all = colours(&t);
-        let other: Vec<_> = all
+        let own = own_colours(&t);
+        let other: Vec<_> = own
             .iter()
             .filter(|c| !matches!(c, Color::Rgb(..)))
             .collect();
         assert!(other.is_empty(), "not RGB: {other:?}");
-        assert!(all.iter().any(|c| matches!(c, Color::Rgb(..))), "no RGB");
+        assert!(own.iter().any(|c| matches!(c, Color::Rgb(..))), "no RGB");
     }
     let mut app = running_backups();
     app.view.truecolor = true;
     let t = draw(&app);
-    assert_eq!(cell_of(&t, "green").fg, Color::Rgb(0, 0xcd, 0));
-    assert_eq!(cell_of(&t, "orange").fg, Color::Rgb(255, 135, 0));
+    // The command's ANSI green stays the terminal's own, its 256-colour orange the
+    // palette's, its RGB blue exact.
+    assert_eq!(cell_of(&t, "green").fg, Color::Green);
+    assert_eq!(cell_of(&t, "orange").fg, Color::Indexed(208));
     assert_eq!(cell_of(&t, "blue").fg, Color::Rgb(10, 20, 200));
     let mut app = selecting_in_a_dialog();
     app.view.truecolor = true;
     let selected = with_background(&draw(&app));
     assert!(!selected.is_empty(), "no selection on screen");
+    assert!(
+        selected.iter().all(|c| matches!(c.bg, Color::Rgb(..))),
+        "{selected:?}"
+    );
 }
 
 #[test]
@@ -269,16 +311,44 @@ fn screen_bytes(home: &Home, script: &str, first: u64) -> Vec<u8> {
     tui.raw()
 }
 
-/// crossterm writes the sixteen named colours as `38;5;n` / `48;5;n` and RGB as
-/// `38;2;r;g;b` / `48;2;r;g;b`.
+/// The `n` of every `38;5;n` and `48;5;n` in `raw`.
+fn indexed_colours(raw: &[u8]) -> Vec<u32> {
+    let mut found = Vec::new();
+    for prefix in ["38;5;", "48;5;"] {
+        let p = prefix.as_bytes();
+        for (i, _) in raw.windows(p.len()).enumerate().filter(|(_, w)| *w == p) {
+            let digits: Vec<u8> = raw[i + p.len()..]
+                .iter()
+                .take_while(|b| b.is_ascii_digit())
+                .copied()
+                .collect();
+            let n = std::str::from_utf8(&digits).unwrap().parse();
+            found.push(n.unwrap_or_else(|_| panic!("`{prefix}` without a number")));
+        }
+    }
+    found
+}
+
+/// crossterm writes the sixteen named colours as `38;5;n` / `48;5;n` with n < 16, other
+/// 256-colour indices the same way with n >= 16, and RGB as `38;2;r;g;b` / `48;2;r;g;b`.
+/// These screens run no command (the demo's print no colour anyway), so every colour is
+/// cutover's own.
 fn assert_sixteen(raw: &[u8], what: &str) {
     assert!(
         !has(raw, "38;2;") && !has(raw, "48;2;"),
         "{what}: RGB colour written"
     );
-    assert!(has(raw, "38;5;"), "{what}: no named colour written");
+    let indexed = indexed_colours(raw);
+    assert!(!indexed.is_empty(), "{what}: no named colour written");
+    let other: Vec<_> = indexed.iter().filter(|n| **n >= 16).collect();
+    assert!(
+        other.is_empty(),
+        "{what}: not one of the sixteen: {other:?}"
+    );
 }
 
+/// No named or 256-colour index at all: a command's ANSI colours would be named, but
+/// these screens run none.
 fn assert_truecolor(raw: &[u8], what: &str) {
     assert!(has(raw, "38;2;"), "{what}: no RGB colour written");
     assert!(
@@ -297,13 +367,18 @@ fn the_binary_draws_rgb_only_when_colorterm_says_so() {
     let raw = demo_bytes(&home, r#"COLORTERM=256color exec "$0" demo"#);
     assert_sixteen(&raw, "COLORTERM=256color");
 
+    // `unset STY`: the tests may run inside GNU screen themselves.
     let home = Home::new();
-    let raw = demo_bytes(&home, r#"COLORTERM=truecolor exec "$0" demo"#);
+    let raw = demo_bytes(&home, r#"unset STY; COLORTERM=truecolor exec "$0" demo"#);
     assert_truecolor(&raw, "COLORTERM=truecolor");
     // `resume` decides afresh, in the terminal it is resumed in.
     let raw = screen_bytes(&home, r#"unset COLORTERM; exec "$0" resume"#, 3);
     assert_sixteen(&raw, "resume with COLORTERM unset");
-    let raw = screen_bytes(&home, r#"COLORTERM=TrueColor exec "$0" resume"#, 5);
+    let raw = screen_bytes(
+        &home,
+        r#"unset STY; COLORTERM=TrueColor exec "$0" resume"#,
+        5,
+    );
     assert_truecolor(&raw, "resume with COLORTERM=TrueColor");
 
     let home = Home::new();
@@ -313,6 +388,30 @@ fn the_binary_draws_rgb_only_when_colorterm_says_so() {
         !colour.iter().any(|c| has(&raw, c)),
         "NO_COLOR=1 with COLORTERM=24bit wrote colour"
     );
+}
+
+#[test]
+fn inside_gnu_screen_auto_keeps_the_sixteen_whatever_colorterm_says() {
+    // screen passes on the COLORTERM of the terminal it was started from, but not 24-bit
+    // colour itself.
+    let home = Home::new();
+    let raw = demo_bytes(
+        &home,
+        r#"STY=123.pts-1.host COLORTERM=truecolor exec "$0" demo"#,
+    );
+    assert_sixteen(&raw, "STY set with COLORTERM=truecolor");
+
+    // The operator still vouches for the terminal with `theme = "truecolor"`.
+    let home = Home::new();
+    let cfg = config_with_theme(&home, "truecolor");
+    let raw = demo_bytes(
+        &home,
+        &format!(
+            r#"STY=123.pts-1.host CUTOVER_CONFIG_DIR='{}' exec "$0" demo"#,
+            cfg.display()
+        ),
+    );
+    assert_truecolor(&raw, "theme truecolor with STY set");
 }
 
 /// `config.toml` saying `theme = <theme>` in a config directory of its own.

@@ -40,10 +40,49 @@ fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     out
 }
 
+/// Whether a whole line of the journal records `kind`; a line still being written is
+/// not looked at.
 fn journal_has(path: &Path, kind: &str) -> bool {
-    common::journal_lines(path)
-        .iter()
-        .any(|r| r["event"]["type"] == kind)
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let whole = match text.rfind('\n') {
+        Some(i) => &text[..=i],
+        None => "",
+    };
+    whole
+        .lines()
+        .any(|l| l.contains(&format!("\"type\":\"{kind}\"")))
+}
+
+/// Pids holding an flock, from /proc/locks.
+fn flock_pids() -> Vec<i32> {
+    std::fs::read_to_string("/proc/locks")
+        .unwrap()
+        .lines()
+        .filter(|l| !l.contains("->"))
+        .filter_map(|l| l.split_whitespace().nth(4)?.parse().ok())
+        .collect()
+}
+
+/// Sends the default key of every action that changes anything, checking each is
+/// refused in words naming `who`.
+fn press_every_mutating_key(watcher: &mut common::Pty, who: &str) {
+    let keymap = Keymap::defaults();
+    let mutating: Vec<Action> = Action::ALL
+        .into_iter()
+        .filter(|a| !a.only_looks())
+        .collect();
+    assert!(mutating.len() >= 10, "{mutating:?}");
+    for action in mutating {
+        let key = keymap.keys_for(action)[0].to_string();
+        watcher.send(&bytes_of(&key));
+        let want = format!("`{}` is refused here", action.hint());
+        watcher.wait_until(&format!("{action:?} ({key}) refused"), TIMEOUT, |s| {
+            s.contains(&want) && s.contains(who)
+        });
+        // Move off the message so the next refusal is a fresh one on screen.
+        watcher.send("j");
+        watcher.wait_until("the flash cleared", TIMEOUT, |s| !s.contains(&want));
+    }
 }
 
 /// The bytes a key sends, for the keymap's spelling of it.
@@ -96,31 +135,12 @@ fn watch_follows_the_driver_within_a_second_and_refuses_every_mutating_key() {
     );
     watcher.wait_for("read #2", TIMEOUT);
 
-    // Every action that changes anything, by its default key: refused, said so, and
-    // nothing in the session folder changes.
-    let session_dir = journal.parent().unwrap().to_path_buf();
-    let before = snapshot(&session_dir);
-    let keymap = Keymap::defaults();
-    let mutating: Vec<Action> = Action::ALL
-        .into_iter()
-        .filter(|a| !a.only_looks())
-        .collect();
-    assert!(mutating.len() >= 10, "{mutating:?}");
-    for action in mutating {
-        let key = keymap.keys_for(action)[0].to_string();
-        watcher.send(&bytes_of(&key));
-        let want = format!("`{}` is refused here", action.hint());
-        watcher.wait_until(&format!("{action:?} ({key}) refused"), TIMEOUT, |s| {
-            s.contains(&want) && s.contains("drives it")
-        });
-        // Move off the message so the next refusal is a fresh one on screen.
-        watcher.send("j");
-        watcher.wait_until("the flash cleared", TIMEOUT, |s| !s.contains(&want));
-    }
-    assert_eq!(
-        snapshot(&session_dir),
-        before,
-        "watch mode changed the session's files"
+    // Every action that changes anything, by its default key: refused in words that
+    // name the driver.
+    press_every_mutating_key(&mut watcher, &format!("{} drives it", common::operator()));
+    assert!(
+        !flock_pids().contains(&watcher.pid()),
+        "the watcher holds a lock"
     );
 
     // It took no lock: the driver quits, another process resumes, and the watcher,
@@ -146,6 +166,105 @@ fn watch_follows_the_driver_within_a_second_and_refuses_every_mutating_key() {
     );
     second.send("q");
     assert_eq!(second.wait_code(), 0);
+}
+
+#[test]
+fn a_watcher_writes_nothing_and_locks_nothing_from_start_to_quit() {
+    let home = Home::new();
+    let mut driver = home.pty(120, 40, &["demo"]);
+    driver.wait_for_saved(1);
+    driver.send("d");
+    driver.wait_for_saved(2);
+    driver.send("q");
+    assert_eq!(driver.wait_code(), 0);
+    let id = home.only_session();
+    let session_dir = home.journal(&id).parent().unwrap().to_path_buf();
+    // Taken with nobody driving, so any change is the watcher's.
+    let before = snapshot(&session_dir);
+
+    // Wide enough for the whole refusal, session id included, on the status bar.
+    let mut watcher = home.pty(160, 40, &["watch", id.as_str()]);
+    watcher.wait_for("nobody drives it now", TIMEOUT);
+    assert!(!flock_pids().contains(&watcher.pid()));
+    press_every_mutating_key(
+        &mut watcher,
+        &format!("nobody drives it now; `cutover resume {id}` takes it over"),
+    );
+    // The keys that do work, including the ones that open something.
+    for keys in ["j", "\t", "\t", "t", "t", "?", "x", "G", "g"] {
+        watcher.send(keys);
+    }
+    watcher.send("q");
+    assert_eq!(watcher.wait_code(), 0);
+    watcher.assert_restored();
+    assert_eq!(
+        snapshot(&session_dir),
+        before,
+        "watching changed the session's files"
+    );
+}
+
+#[test]
+fn output_is_followed_once_even_across_a_crash_and_resume_of_the_driver() {
+    let home = Home::new();
+    let mut driver = home.pty(120, 40, &["demo"]);
+    driver.wait_for_saved(1);
+    // Past the two manual steps to `say-hello`, a command.
+    driver.send("d");
+    driver.wait_for_saved(2);
+    driver.send("d");
+    driver.wait_for_saved(3);
+    let id = home.only_session();
+
+    let mut watcher = home.pty(120, 40, &["watch"]);
+    watcher.wait_for("WATCHING (read-only)", TIMEOUT);
+    driver.send("\r");
+    // The watcher shows the output as it comes, from the task's own log.
+    watcher.wait_for("Hello from Demo shop", TIMEOUT);
+    // The driver dies with the command running; the command goes on and ends while
+    // nobody drives, and a resume records how it ended.
+    driver.kill_9();
+    driver.wait_exit(TIMEOUT);
+    watcher.wait_for("running as session", TIMEOUT);
+    let mut second = home.pty(120, 40, &["resume", id.as_str()]);
+    second.wait_until("the end recorded", TIMEOUT, |s| {
+        status_word_after(s, "Say hello").as_deref() == Some("done")
+    });
+    watcher.wait_until("the watcher shows it done", TIMEOUT, |s| {
+        status_word_after(s, "Say hello").as_deref() == Some("done")
+    });
+    let screen = watcher.screen();
+    assert_eq!(
+        screen.matches("Hello from Demo shop").count(),
+        1,
+        "the output is shown more than once:\n{screen}"
+    );
+    second.send("q");
+    assert_eq!(second.wait_code(), 0);
+    watcher.send("q");
+    assert_eq!(watcher.wait_code(), 0);
+}
+
+#[test]
+fn damage_in_the_journal_stops_following_and_says_so() {
+    let home = Home::new();
+    let mut driver = home.pty(120, 40, &["demo"]);
+    driver.wait_for_saved(1);
+    driver.send("q");
+    assert_eq!(driver.wait_code(), 0);
+    let id = home.only_session();
+    let mut watcher = home.pty(160, 30, &["watch", id.as_str()]);
+    watcher.wait_for("read #1", TIMEOUT);
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(home.journal(&id))
+        .unwrap();
+    std::io::Write::write_all(&mut f, b"{\"seq\":3,\"forged\":true}\n").unwrap();
+    watcher.wait_for("NOT FOLLOWING", TIMEOUT);
+    watcher.wait_for(&format!("cutover status {id}"), TIMEOUT);
+    watcher.send("q");
+    assert_eq!(watcher.wait_code(), 0);
+    watcher.assert_restored();
 }
 
 #[test]

@@ -454,12 +454,18 @@ impl Keymap {
                     chords.push((chord, item.span()));
                 }
             }
-            // Without a key for `quit` the only way out would be killing the terminal.
-            if action == Action::Quit && chords.is_empty() {
-                return Err(
-                    Diagnostic::error("`quit` needs at least one key", Some(value.span()))
-                        .with_help("for example: quit = [\"q\"]"),
-                );
+            // Without a key for `quit` the only way out would be killing the terminal;
+            // without one for `leave_editor`, a bare Esc, which tmux delays or eats.
+            if matches!(action, Action::Quit | Action::LeaveEditor) && chords.is_empty() {
+                let example = match action {
+                    Action::Quit => "quit = [\"q\"]",
+                    _ => "leave_editor = [\"ctrl-g\"]",
+                };
+                return Err(Diagnostic::error(
+                    format!("`{}` needs at least one key", action.name()),
+                    Some(value.span()),
+                )
+                .with_help(format!("for example: {example}")));
             }
             let keys: Vec<KeyChord> = chords.iter().map(|(c, _)| *c).collect();
             if keys.is_empty() {

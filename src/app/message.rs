@@ -62,7 +62,11 @@ pub fn open(app: &mut App, phase: Option<String>, step: Option<String>) -> Vec<E
     app.view.editing = true;
     app.view.focus = Pane::Message;
     app.view.flash = Some(Flash::info(format!(
-        "editing the {phase} message: ctrl-s saves, ctrl-y copies, ctrl-g leaves, then S sends"
+        "editing the {phase} message: {} saves, {} copies, {} leaves, then {} sends",
+        app.key(Action::SaveMessage),
+        app.key(Action::CopyMessage),
+        app.key(Action::LeaveEditor),
+        app.key(Action::Send)
     )));
     Vec::new()
 }
@@ -125,12 +129,9 @@ pub fn on_editor_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
             }]
         }
         Some(Action::CopyMessage) => {
-            let text = d.text();
-            app.view.flash = Some(Flash::info(format!(
-                "copied the {phase} message ({} lines) to your clipboard through the terminal (OSC 52)",
-                text.lines().count()
-            )));
-            vec![Effect::Copy(text)]
+            // The runtime says where it went (terminal, tmux, screen) once it has.
+            app.view.flash = Some(Flash::info(format!("copying the {phase} message…")));
+            vec![Effect::Copy(d.text())]
         }
         Some(Action::RegenerateMessage) => {
             if d.edited() && !d.regenerate_armed {

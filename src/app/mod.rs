@@ -150,6 +150,15 @@ impl App {
     }
 
     /// Folds a saved record into the run state. The only way `run` changes.
+    /// The key the active keymap gives `action`, for text that tells the operator
+    /// what to press: a rebound key must be named as rebound.
+    pub fn key(&self, action: Action) -> String {
+        match self.keymap.keys_for(action).first() {
+            Some(k) => k.to_string(),
+            None => format!("(no key for `{}`)", action.name()),
+        }
+    }
+
     pub fn apply(&mut self, record: &Record) {
         self.run.apply(&self.runbook, record);
     }

@@ -105,13 +105,25 @@ impl JournalWriter {
     }
 }
 
-/// Restores the terminal however the loop ends (`?`, return, unwinding).
+/// Restores the terminal however the loop ends (`?`, return, unwinding). Errors are
+/// ignored, not printed: when the terminal is gone (a dropped SSH link) stderr is too,
+/// and a failed print would panic on the way out and lose the goodbye.
 pub(super) struct RestoreGuard;
 
 impl Drop for RestoreGuard {
     fn drop(&mut self) {
-        ratatui::restore();
+        let _ = ratatui::try_restore();
+        let _ = crossterm::execute!(std::io::stdout(), crossterm::cursor::Show);
     }
+}
+
+/// The terminal, never dropped: ratatui's `Drop` prints to stderr when it cannot show
+/// the cursor, which panics once the terminal is gone. [`RestoreGuard`] puts the
+/// terminal back instead; the few bytes held are freed when the process ends.
+pub(super) type Screen = std::mem::ManuallyDrop<DefaultTerminal>;
+
+pub(super) fn screen() -> std::io::Result<Screen> {
+    Ok(std::mem::ManuallyDrop::new(ratatui::try_init()?))
 }
 
 pub(super) fn draw(terminal: &mut DefaultTerminal, app: &App) -> std::io::Result<()> {
@@ -273,16 +285,23 @@ pub(super) fn open_pager(
     terminal: &mut DefaultTerminal,
     pager: &str,
     path: &std::path::Path,
+    read_only: bool,
 ) -> Result<(), String> {
-    ratatui::restore();
+    let _ = ratatui::try_restore();
     // `sh -c` so a pager with arguments (`less -S`) works; the path goes in as $1 and is
     // never spliced into the command text.
-    let status = std::process::Command::new("/bin/sh")
+    let mut command = std::process::Command::new("/bin/sh");
+    command
         .arg("-c")
         .arg(format!("{pager} \"$1\""))
         .arg("cutover-pager")
-        .arg(path)
-        .status();
+        .arg(path);
+    if read_only {
+        // A watcher promises to change nothing: `less` in secure mode has no `v` (edit
+        // the log), `s` (save) or `!` (shell).
+        command.env("LESSSECURE", "1");
+    }
+    let status = command.status();
     // Raw mode and the alternate screen again, by hand: `ratatui::try_init` would stack
     // another panic hook each time.
     crossterm::terminal::enable_raw_mode()
@@ -487,13 +506,33 @@ fn unsettled_send(app: &App, tasks: &Tasks) -> Option<Event> {
     })
 }
 
-/// Copies through the terminal itself: the operator's clipboard, wherever they sit.
-fn copy_to_clipboard(terminal: &mut DefaultTerminal, text: &str) -> std::io::Result<()> {
-    let in_tmux = std::env::var_os("TMUX").is_some_and(|v| !v.is_empty());
-    let bytes = osc52::for_terminal(text, in_tmux);
+/// Copies `text` (`what`: "the during message") to the operator's clipboard: OSC 52
+/// written to the terminal in the form the multiplexer around cutover lets through, and
+/// inside tmux `tmux load-buffer -w` as well (awaited for at most
+/// [`osc52::TMUX_DEADLINE`]; a hung tmux is killed). Returns the status bar's account
+/// of where the text went.
+async fn copy_to_clipboard(terminal: &mut DefaultTerminal, text: &str, what: &str) -> Flash {
+    let mux = osc52::Multiplexer::from_env();
     let out = terminal.backend_mut();
-    out.write_all(&bytes)?;
-    out.flush()
+    if let Err(e) = out
+        .write_all(&osc52::for_terminal(text, mux))
+        .and_then(|()| out.flush())
+    {
+        return Flash::warn(format!("cannot copy: {e}"));
+    }
+    let copied = match mux {
+        osc52::Multiplexer::None => osc52::Copied::Terminal,
+        osc52::Multiplexer::Screen => osc52::Copied::Screen,
+        osc52::Multiplexer::Tmux => {
+            osc52::Copied::Tmux(osc52::tmux_load_buffer(text, osc52::TMUX_DEADLINE).await)
+        }
+    };
+    let line = copied.describe(what, text.lines().count());
+    if copied.is_warning() {
+        Flash::warn(line)
+    } else {
+        Flash::info(line)
+    }
 }
 
 /// Journals `session_finished` once the path being followed is settled.
@@ -536,7 +575,7 @@ async fn event_loop(
     // The guard comes first: if entering the alternate screen fails after raw mode was
     // switched on, the terminal is still put back.
     let _guard = RestoreGuard;
-    let mut terminal = ratatui::try_init()?;
+    let mut terminal = screen()?;
     let mut events = EventStream::new();
     let mut clock = tokio::time::interval(StdDuration::from_secs(1));
     clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -679,9 +718,8 @@ async fn event_loop(
                     }
                 }
                 Effect::Copy(text) => {
-                    if let Err(e) = copy_to_clipboard(&mut terminal, &text) {
-                        app.view.flash = Some(Flash::warn(format!("cannot copy: {e}")));
-                    }
+                    let what = format!("the {} message", super::message::shown_phase(&app));
+                    app.view.flash = Some(copy_to_clipboard(&mut terminal, &text, &what).await);
                 }
                 Effect::SendMessage {
                     phase,
@@ -729,7 +767,7 @@ async fn event_loop(
                     // The event stream would race the pager for keys: it goes, and a
                     // fresh one comes back with the screen.
                     drop(events);
-                    let result = open_pager(&mut terminal, &tasks.pager, &path);
+                    let result = open_pager(&mut terminal, &tasks.pager, &path, false);
                     // ctrl-c or ctrl-\ typed in the pager reached this process too (the
                     // terminal's signal keys were on); they were meant for the pager.
                     // A short await lets the runtime take in signals delivered meanwhile,
@@ -787,7 +825,6 @@ async fn event_loop(
             break signal.map_or(Exit::Quit, Exit::Signal);
         }
     };
-    drop(terminal);
     let _ = std::io::stdout().flush();
     Ok(Left {
         exit: reason,

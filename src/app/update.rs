@@ -184,9 +184,10 @@ fn on_action(app: &mut App, action: Action) -> Vec<Effect> {
         | Action::CopyMessage
         | Action::RegenerateMessage
         | Action::LeaveEditor => {
-            app.view.flash = Some(Flash::info(
-                "that key works inside the message editor: m opens it",
-            ));
+            app.view.flash = Some(Flash::info(format!(
+                "that key works inside the message editor: {} opens it",
+                app.key(Action::Message)
+            )));
         }
         Action::Act => return act(app),
         Action::Done => return mark_done(app),
@@ -311,23 +312,34 @@ fn start(app: &mut App, rerun: bool) -> Vec<Effect> {
     let refuse = |text: String| Some(Flash::info(text));
     let flash = match status {
         StepStatus::Running => refuse(format!(
-            "`{step}` is running: x cancels it, l shows its full log"
+            "`{step}` is running: {} cancels it, {} shows its full log",
+            app.key(Action::Cancel),
+            app.key(Action::OpenLog)
         )),
-        StepStatus::Done => refuse(format!("`{step}` is done; u reopens it to run it again")),
-        StepStatus::Skipped => refuse(format!("`{step}` is skipped; u reopens it")),
+        StepStatus::Done => refuse(format!(
+            "`{step}` is done; {} reopens it to run it again",
+            app.key(Action::Reopen)
+        )),
+        StepStatus::Skipped => refuse(format!(
+            "`{step}` is skipped; {} reopens it",
+            app.key(Action::Reopen)
+        )),
         StepStatus::Failed | StepStatus::Interrupted if !rerun => refuse(format!(
-            "`{step}` is {}: r runs it again as attempt {}, d marks it done{}",
+            "`{step}` is {}: {} runs it again as attempt {}, {} marks it done{}",
             status.word(),
+            app.key(Action::Rerun),
             app.run.step(&step).map_or(1, |s| s.attempts + 1),
+            app.key(Action::Done),
             if status == StepStatus::Interrupted {
-                ", f marks it failed"
+                format!(", {} marks it failed", app.key(Action::MarkFailed))
             } else {
-                ", u reopens it"
+                format!(", {} reopens it", app.key(Action::Reopen))
             }
         )),
-        StepStatus::Pending | StepStatus::Blocked if rerun => {
-            refuse(format!("`{step}` has not run yet: Enter runs it"))
-        }
+        StepStatus::Pending | StepStatus::Blocked if rerun => refuse(format!(
+            "`{step}` has not run yet: {} runs it",
+            app.key(Action::Act)
+        )),
         _ => None,
     };
     if flash.is_some() {
@@ -606,8 +618,10 @@ fn on_exit(app: &mut App, task: TaskId, exit: ExitRecord, detached: bool) -> Vec
                 });
             app.view.flash = Some(notice(if offers_rollback {
                 format!(
-                    "`{}` failed{when}: {how}. Its runbook says roll back: R starts the rollback (asks why), r runs it again",
-                    task.id
+                    "`{}` failed{when}: {how}. Its runbook says roll back: {} starts the rollback (asks why), {} runs it again",
+                    task.id,
+                    app.key(Action::Rollback),
+                    app.key(Action::Rerun)
                 )
             } else {
                 format!("`{}` finished{when}: {how}", task.id)
@@ -694,8 +708,11 @@ fn on_lost(app: &mut App, task: TaskId, why: String) -> Vec<Effect> {
     match task.kind {
         TaskKind::Step => {
             app.view.flash = Some(Flash::warn(format!(
-                "`{}` interrupted: {why}. r runs it again, d marks it done, f marks it failed",
-                task.id
+                "`{}` interrupted: {why}. {} runs it again, {} marks it done, {} marks it failed",
+                task.id,
+                app.key(Action::Rerun),
+                app.key(Action::Done),
+                app.key(Action::MarkFailed)
             )));
             vec![Effect::Record(vec![Event::StepInterrupted {
                 step: task.id,

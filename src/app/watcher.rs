@@ -16,12 +16,13 @@ use tokio::signal::unix::{SignalKind, signal};
 
 use super::runtime::{
     Exit, Left, RestoreGuard, RuntimeError, draw, load_shown_output, open_pager, refresh_artifacts,
+    screen,
 };
 use super::{App, Effect, Flash, Msg, update};
 use crate::runner::TaskDir;
 use crate::runner::TaskId;
 use crate::runner::watch::{self, Report};
-use crate::session::{Event, JournalTail, SessionPaths, store};
+use crate::session::{Event, JournalTail, SessionPaths, TailError, store};
 
 /// How often the journal is looked at: a step the driver marks done shows here well
 /// within a second. A look is one `stat` when nothing changed.
@@ -82,6 +83,10 @@ fn take_in(
         Ok(records) => {
             for r in &records {
                 app.apply(r);
+                // Templates render as on the driver's screen: `operator` is the driver.
+                if matches!(r.event, Event::SessionResumed { .. }) {
+                    app.operator = r.by.clone();
+                }
             }
             if records.iter().any(|r| {
                 matches!(
@@ -102,15 +107,37 @@ fn take_in(
             follow_running(app, &src.dir, followed, tx, true);
             true
         }
-        Err(e) => {
-            watching.stopped = Some(e.to_string());
-            app.view.flash = Some(Flash::warn(format!(
-                "stopped following: {e}. What is shown is the last state read; \
-                 `cutover verify`/`status` tell more"
-            )));
-            true
+        // A passing read error (a full file table, say) is tried again at the next poll.
+        Err(TailError::Io { .. }) => false,
+        // The driver cut its journal back (a torn tail on resume, a write it could not
+        // complete): read it again from the start and show what it now says.
+        Err(TailError::Shrank { .. }) => {
+            let mut fresh = JournalTail::new(&src.paths.journal());
+            match fresh.poll() {
+                Ok(records) => {
+                    src.tail = fresh;
+                    app.run = crate::run::RunState::replay(&app.runbook, &records);
+                    follow_running(app, &src.dir, followed, tx, true);
+                    true
+                }
+                Err(e) => stop(app, &e, &src.paths.id),
+            }
         }
+        Err(e) => stop(app, &e, &src.paths.id),
     }
+}
+
+/// Following ends on damage: what is shown stays the last state read, and says so.
+fn stop(app: &mut App, e: &TailError, id: &str) -> bool {
+    if let Some(w) = app.watching.as_mut() {
+        w.stopped = Some(e.to_string());
+    }
+    // The advice first: the error names a path and may not fit the line.
+    app.view.flash = Some(Flash::warn(format!(
+        "stopped following; this is the last state read (`cutover status {id}` reads the \
+         journal as it is): {e}"
+    )));
+    true
 }
 
 async fn watch_loop(mut app: App, mut src: Source) -> Result<Left, RuntimeError> {
@@ -120,7 +147,7 @@ async fn watch_loop(mut app: App, mut src: Source) -> Result<Left, RuntimeError>
     let mut sigquit = signal(SignalKind::quit())?;
 
     let _guard = RestoreGuard;
-    let mut terminal = ratatui::try_init()?;
+    let mut terminal = screen()?;
     let mut events = EventStream::new();
     let mut clock = tokio::time::interval(StdDuration::from_secs(1));
     clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -159,10 +186,10 @@ async fn watch_loop(mut app: App, mut src: Source) -> Result<Left, RuntimeError>
                         output_dirty |= visible;
                     }
                     // How a task ended is the driver's to journal; it shows here when
-                    // the record arrives. Followed again if it is ever re-run.
-                    Report::Exited { task, .. } | Report::Lost { task, .. } => {
-                        followed.remove(&task);
-                    }
+                    // the record arrives. The task stays in `followed`: the journal says
+                    // it runs until then, and following it again would show its output
+                    // twice. A re-run is a new attempt, so a new id, followed anew.
+                    Report::Exited { .. } | Report::Lost { .. } => {}
                 }
                 continue;
             }
@@ -212,7 +239,7 @@ async fn watch_loop(mut app: App, mut src: Source) -> Result<Left, RuntimeError>
                         continue;
                     }
                     drop(events);
-                    let result = open_pager(&mut terminal, &src.pager, &path);
+                    let result = open_pager(&mut terminal, &src.pager, &path, true);
                     // ctrl-c typed in the pager was meant for the pager.
                     use futures::FutureExt;
                     tokio::time::sleep(StdDuration::from_millis(50)).await;
@@ -241,7 +268,6 @@ async fn watch_loop(mut app: App, mut src: Source) -> Result<Left, RuntimeError>
             break signal.map_or(Exit::Quit, Exit::Signal);
         }
     };
-    drop(terminal);
     Ok(Left {
         exit: reason,
         running: watch::running_tasks(&app.runbook, &app.run),

@@ -1,7 +1,7 @@
 //! What `run`, `demo` and `resume` share: the operator's settings, the terminal check,
 //! logging, and driving the screen over a locked session.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::os::unix::fs::OpenOptionsExt;
 
 use tracing_subscriber::EnvFilter;
@@ -152,13 +152,15 @@ pub fn drive(
     let result = runtime::run(app, writer, tasks);
     drop(lock);
     let left = result.map_err(|e| {
-        Failure::new(
+        let failure = Failure::new(
             exit::IO,
             format!(
                 "{e}; session {id} is saved, resume with `cutover resume {id}`",
                 id = paths.id
             ),
-        )
+        );
+        super::tmux::leave_farewell(failure.code, &failure.message);
+        failure
     })?;
     let exit = left.exit;
     tracing::info!(?exit, running = left.running.len(), "screen closed");
@@ -186,14 +188,21 @@ pub fn drive(
         id = paths.id,
         dir = paths.dir.display()
     );
-    match exit {
-        runtime::Exit::Quit => {
-            println!("cutover: {message}");
-            Ok(())
-        }
+    let code = match exit {
+        runtime::Exit::Quit => 0,
         // Wrappers tell a signal from a quit by the conventional 128 + n.
-        runtime::Exit::Signal(n) => Err(Failure::new(u8::try_from(128 + n).unwrap_or(1), message)),
-        runtime::Exit::TerminalGone => Err(Failure::new(exit::IO, message)),
+        runtime::Exit::Signal(n) => u8::try_from(128 + n).unwrap_or(1),
+        runtime::Exit::TerminalGone => exit::IO,
+    };
+    // Under `--tmux` this terminal closes with the pane; the cutover that started tmux
+    // says it again on the operator's own.
+    super::tmux::leave_farewell(code, &message);
+    if code == 0 {
+        // Ignored if stdout is gone with the terminal: the exit code still tells.
+        let _ = writeln!(std::io::stdout(), "cutover: {message}");
+        Ok(())
+    } else {
+        Err(Failure::new(code, message))
     }
 }
 

@@ -74,8 +74,9 @@ pub fn render(frame: &mut Frame, app: &App, th: Theme, area: Rect, focused: bool
     if first == 0 && out.ring.dropped() > 0 {
         lines.push(Line::from(Span::styled(
             format!(
-                "… {} earlier lines are only in the log (l opens it)",
-                out.ring.dropped()
+                "… {} earlier lines are only in the log ({} opens it)",
+                out.ring.dropped(),
+                app.key(crate::app::Action::OpenLog)
             ),
             th.muted(),
         )));

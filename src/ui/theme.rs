@@ -1,7 +1,8 @@
-//! Styles and glyphs in one place. The terminal's sixteen named colours by default,
-//! 24-bit ones where the terminal takes them, none at all under `NO_COLOR`; every colour
-//! on screen comes from here, a command's own output included, so the palettes never mix.
-//! Every state also has a glyph and a word, so colour is never the only signal.
+//! Styles and glyphs in one place. cutover's own colours are the terminal's sixteen named
+//! ones by default, 24-bit ones where the terminal takes them, none at all under
+//! `NO_COLOR`. A command's own output keeps its colours as exactly as the terminal allows
+//! (see [`Theme::output_color`]). Every state also has a glyph and a word, so colour is
+//! never the only signal.
 
 use ratatui::style::{Color, Modifier, Style};
 
@@ -23,28 +24,6 @@ const WARN: Color = Color::Rgb(0xd7, 0x99, 0x21);
 const BAD: Color = Color::Rgb(0xe5, 0x48, 0x4d);
 const ACTIVE: Color = Color::Rgb(0x2f, 0xa8, 0xc8);
 const SELECTION: Color = Color::Rgb(0x4a, 0x6f, 0xb0);
-
-/// The sixteen ANSI colours as xterm draws them by default: what a command's 256-colour
-/// and RGB output is matched against for the sixteen-colour palette, and what its ANSI
-/// colours become in the 24-bit one.
-const ANSI_RGB: [(u8, u8, u8); 16] = [
-    (0x00, 0x00, 0x00),
-    (0xcd, 0x00, 0x00),
-    (0x00, 0xcd, 0x00),
-    (0xcd, 0xcd, 0x00),
-    (0x00, 0x00, 0xee),
-    (0xcd, 0x00, 0xcd),
-    (0x00, 0xcd, 0xcd),
-    (0xe5, 0xe5, 0xe5),
-    (0x7f, 0x7f, 0x7f),
-    (0xff, 0x00, 0x00),
-    (0x00, 0xff, 0x00),
-    (0xff, 0xff, 0x00),
-    (0x5c, 0x5c, 0xff),
-    (0xff, 0x00, 0xff),
-    (0x00, 0xff, 0xff),
-    (0xff, 0xff, 0xff),
-];
 
 /// The named colour ratatui draws for each ANSI index.
 const ANSI_NAMED: [Color; 16] = [
@@ -146,24 +125,29 @@ impl Theme {
         }
     }
 
-    /// A colour a command asked for, in this palette: the sixteen keep their names and
-    /// 256-colour or RGB ones fall to the nearest of them, or everything becomes RGB.
-    /// `None` leaves the terminal's default.
+    /// A colour a command asked for, as the terminal will draw it; `None` leaves the
+    /// terminal's default, as does colour off. cutover's own roles are the sixteen named
+    /// colours by default, so they follow the terminal's colour scheme; a command's
+    /// colours are the command's, kept as exactly as the terminal allows:
+    ///
+    /// - its sixteen ANSI colours stay named in either palette, following the terminal's
+    ///   scheme as they would outside cutover (as xterm's fixed RGB values, ANSI blue
+    ///   would be an unreadable (0, 0, 238) on a black background);
+    /// - the other 240 of the 256-colour palette pass through: crossterm writes the named
+    ///   colours as `38;5;N` already, so a terminal that shows those takes any index.
+    ///   Falling to the nearest of the sixteen, foreground and background apart, would
+    ///   draw green on dark green as green on green and dark greys as black;
+    /// - RGB passes through where the terminal takes 24-bit colour, and is otherwise the
+    ///   nearest of the 240 (never one of the sixteen, whose values the scheme decides).
     pub fn output_color(self, c: sanitize::Color) -> Option<Color> {
-        let ansi = |n: u8| usize::from(n).min(15);
+        use sanitize::Color as Out;
         match (self.palette, c) {
-            (Palette::None, _) | (_, sanitize::Color::Default) => None,
-            (Palette::Sixteen, sanitize::Color::Ansi(n)) => Some(ANSI_NAMED[ansi(n)]),
-            (Palette::Sixteen, sanitize::Color::Indexed(n)) if n < 16 => Some(ANSI_NAMED[ansi(n)]),
-            (Palette::Sixteen, sanitize::Color::Indexed(n)) => {
-                Some(ANSI_NAMED[nearest_ansi(xterm_256(n))])
-            }
-            (Palette::Sixteen, sanitize::Color::Rgb(r, g, b)) => {
-                Some(ANSI_NAMED[nearest_ansi((r, g, b))])
-            }
-            (Palette::Truecolor, sanitize::Color::Ansi(n)) => Some(rgb(ANSI_RGB[ansi(n)])),
-            (Palette::Truecolor, sanitize::Color::Indexed(n)) => Some(rgb(xterm_256(n))),
-            (Palette::Truecolor, sanitize::Color::Rgb(r, g, b)) => Some(Color::Rgb(r, g, b)),
+            (Palette::None, _) | (_, Out::Default) => None,
+            (_, Out::Ansi(n)) => Some(ANSI_NAMED[usize::from(n).min(15)]),
+            (_, Out::Indexed(n)) if n < 16 => Some(ANSI_NAMED[usize::from(n)]),
+            (_, Out::Indexed(n)) => Some(Color::Indexed(n)),
+            (Palette::Truecolor, Out::Rgb(r, g, b)) => Some(Color::Rgb(r, g, b)),
+            (Palette::Sixteen, Out::Rgb(r, g, b)) => Some(Color::Indexed(nearest_256(r, g, b))),
         }
     }
 
@@ -232,43 +216,35 @@ impl Theme {
     }
 }
 
-fn rgb((r, g, b): (u8, u8, u8)) -> Color {
-    Color::Rgb(r, g, b)
-}
-
-/// The colour xterm draws for a 256-colour index: the sixteen, a 6×6×6 cube, then 24
-/// greys.
-fn xterm_256(n: u8) -> (u8, u8, u8) {
-    match n {
-        0..=15 => ANSI_RGB[usize::from(n)],
-        16..=231 => {
-            let level = |v: u8| if v == 0 { 0 } else { 55 + 40 * v };
-            let i = n - 16;
-            (level(i / 36), level(i / 6 % 6), level(i % 6))
-        }
-        232..=255 => {
-            let v = 8 + 10 * (n - 232);
-            (v, v, v)
-        }
-    }
-}
-
-/// The index of the ANSI colour closest to `c`, weighing green over red over blue the
-/// way the eye does. A colour with a hue only matches one with a hue, and a grey only a
-/// grey: a dark green would otherwise land on black, unreadable on a dark terminal.
-fn nearest_ansi((r, g, b): (u8, u8, u8)) -> usize {
-    const GREYS: [usize; 4] = [0, 7, 8, 15];
-    let chroma = |(r, g, b): (u8, u8, u8)| r.max(g).max(b) - r.min(g).min(b);
-    let grey = chroma((r, g, b)) < 32;
-    let dist = |(r2, g2, b2): (u8, u8, u8)| {
-        let d = |a: u8, b: u8| (i32::from(a) - i32::from(b)).pow(2);
-        3 * d(r, r2) + 4 * d(g, g2) + 2 * d(b, b2)
+/// The index of the colour in xterm's 256-colour palette closest to `(r, g, b)`, among
+/// the 6×6×6 cube (16–231) and the 24 greys (232–255), by squared distance; the grey
+/// wins only when strictly closer. The sixteen are never picked: their values are the
+/// terminal's colour scheme's, not fixed.
+fn nearest_256(r: u8, g: u8, b: u8) -> u8 {
+    const LEVELS: [u8; 6] = [0, 95, 135, 175, 215, 255];
+    let d = |a: u8, b: u8| (i32::from(a) - i32::from(b)).pow(2);
+    // Squared distance adds up per channel, so the nearest cube colour is the nearest
+    // level in each channel.
+    let level = |v: u8| {
+        (0u8..6)
+            .min_by_key(|&i| d(v, LEVELS[usize::from(i)]))
+            .unwrap_or(0)
     };
-    (0..ANSI_RGB.len())
-        .filter(|i| GREYS.contains(i) == grey)
-        .min_by_key(|&i| dist(ANSI_RGB[i]))
-        // Unreachable: both halves of the table are non-empty.
-        .unwrap_or(0)
+    let (lr, lg, lb) = (level(r), level(g), level(b));
+    let cube = 16 + 36 * lr + 6 * lg + lb;
+    let cube_dist = d(r, LEVELS[usize::from(lr)])
+        + d(g, LEVELS[usize::from(lg)])
+        + d(b, LEVELS[usize::from(lb)]);
+    let grey_dist = |k: u8| {
+        let v = 8 + 10 * k;
+        d(r, v) + d(g, v) + d(b, v)
+    };
+    let k = (0u8..24).min_by_key(|&k| grey_dist(k)).unwrap_or(0);
+    if grey_dist(k) < cube_dist {
+        232 + k
+    } else {
+        cube
+    }
 }
 
 /// Runbook text is shown as text: control characters (an escape in a TOML string, a
@@ -294,44 +270,120 @@ mod tests {
         let truecolor = sixteen.with_truecolor(true);
         let none = Theme::new(true, false).with_truecolor(true);
         assert_eq!(none.palette, Palette::None);
+        // The colour asked for, then what the sixteen-colour palette and the 24-bit one
+        // draw it as.
         let cases = [
-            (Out::Ansi(1), Color::Red, Color::Rgb(0xcd, 0, 0)),
-            (Out::Ansi(8), Color::DarkGray, Color::Rgb(0x7f, 0x7f, 0x7f)),
+            // The sixteen stay named in both: the terminal's scheme decides.
+            (Out::Ansi(1), Color::Red, Color::Red),
+            (Out::Ansi(4), Color::Blue, Color::Blue),
+            (Out::Ansi(8), Color::DarkGray, Color::DarkGray),
+            (Out::Ansi(15), Color::White, Color::White),
+            (Out::Indexed(12), Color::LightBlue, Color::LightBlue),
+            // The other 240 pass through: orange, a dark green, the darkest grey.
+            (Out::Indexed(208), Color::Indexed(208), Color::Indexed(208)),
+            (Out::Indexed(22), Color::Indexed(22), Color::Indexed(22)),
+            (Out::Indexed(232), Color::Indexed(232), Color::Indexed(232)),
+            (Out::Indexed(255), Color::Indexed(255), Color::Indexed(255)),
+            // RGB passes through, or is the nearest of the 240.
+            (Out::Rgb(0, 95, 0), Color::Indexed(22), Color::Rgb(0, 95, 0)),
             (
-                Out::Indexed(12),
-                Color::LightBlue,
-                Color::Rgb(0x5c, 0x5c, 0xff),
+                Out::Rgb(255, 135, 0),
+                Color::Indexed(208),
+                Color::Rgb(255, 135, 0),
             ),
-            // 208 is xterm's orange (255, 135, 0); 22 a dark green (0, 95, 0), which
-            // must not fall to black.
-            (Out::Indexed(208), Color::Yellow, Color::Rgb(255, 135, 0)),
-            (Out::Indexed(22), Color::Green, Color::Rgb(0, 95, 0)),
-            (Out::Indexed(40), Color::Green, Color::Rgb(0, 215, 0)),
             (
-                Out::Indexed(244),
-                Color::DarkGray,
+                Out::Rgb(10, 20, 200),
+                Color::Indexed(20),
+                Color::Rgb(10, 20, 200),
+            ),
+            (
+                Out::Rgb(20, 20, 20),
+                Color::Indexed(233),
+                Color::Rgb(20, 20, 20),
+            ),
+            (
+                Out::Rgb(128, 128, 128),
+                Color::Indexed(244),
                 Color::Rgb(128, 128, 128),
             ),
             (
-                Out::Rgb(250, 250, 250),
-                Color::White,
-                Color::Rgb(250, 250, 250),
-            ),
-            (Out::Rgb(10, 20, 200), Color::Blue, Color::Rgb(10, 20, 200)),
-            (Out::Rgb(20, 20, 20), Color::Black, Color::Rgb(20, 20, 20)),
-            (
                 Out::Rgb(200, 200, 210),
-                Color::Gray,
+                Color::Indexed(252),
                 Color::Rgb(200, 200, 210),
             ),
+            // Black and white are the cube's, not the scheme's Black and White.
+            (Out::Rgb(0, 0, 0), Color::Indexed(16), Color::Rgb(0, 0, 0)),
+            (
+                Out::Rgb(255, 255, 255),
+                Color::Indexed(231),
+                Color::Rgb(255, 255, 255),
+            ),
         ];
-        for (c, named, rgb) in cases {
-            assert_eq!(sixteen.output_color(c), Some(named), "{c:?} in sixteen");
-            assert_eq!(truecolor.output_color(c), Some(rgb), "{c:?} in truecolour");
+        for (c, want16, want24) in cases {
+            assert_eq!(sixteen.output_color(c), Some(want16), "{c:?} in sixteen");
+            assert_eq!(
+                truecolor.output_color(c),
+                Some(want24),
+                "{c:?} in truecolour"
+            );
             assert_eq!(none.output_color(c), None, "{c:?} without colour");
         }
         for th in [sixteen, truecolor, none] {
             assert_eq!(th.output_color(Out::Default), None);
+        }
+        // Green on dark green stays two colours, however it was asked for.
+        for (fg, bg) in [
+            (Out::Indexed(40), Out::Indexed(22)),
+            (Out::Rgb(0, 215, 0), Out::Rgb(0, 95, 0)),
+            (Out::Ansi(2), Out::Indexed(22)),
+        ] {
+            for th in [sixteen, truecolor] {
+                assert_ne!(th.output_color(fg), th.output_color(bg), "{fg:?} on {bg:?}");
+            }
+        }
+    }
+
+    /// The colour xterm draws for each of 16..=255.
+    fn xterm_256(n: u8) -> (u8, u8, u8) {
+        const LEVELS: [u8; 6] = [0, 95, 135, 175, 215, 255];
+        match n {
+            16..=231 => {
+                let i = usize::from(n - 16);
+                (LEVELS[i / 36], LEVELS[i / 6 % 6], LEVELS[i % 6])
+            }
+            232..=255 => {
+                let v = 8 + 10 * (n - 232);
+                (v, v, v)
+            }
+            _ => unreachable!("{n} is one of the sixteen"),
+        }
+    }
+
+    #[test]
+    fn rgb_falls_to_the_nearest_of_the_240_as_a_search_of_all_of_them_finds() {
+        let d = |a: u8, b: u8| (i32::from(a) - i32::from(b)).pow(2);
+        let values: Vec<u8> = (0..=255)
+            .step_by(5)
+            .chain([1, 47, 48, 114, 115, 254])
+            .collect();
+        for &r in &values {
+            for &g in &values {
+                for &b in &values {
+                    // The first of equally near ones, as the function picks.
+                    let want = (16..=255u8)
+                        .min_by_key(|&n| {
+                            let (r2, g2, b2) = xterm_256(n);
+                            d(r, r2) + d(g, g2) + d(b, b2)
+                        })
+                        .unwrap();
+                    assert_eq!(nearest_256(r, g, b), want, "({r}, {g}, {b})");
+                }
+            }
+        }
+        // Every one of the 240 finds itself.
+        for n in 16..=255u8 {
+            let (r, g, b) = xterm_256(n);
+            assert_eq!(nearest_256(r, g, b), n);
         }
     }
 

@@ -165,6 +165,9 @@ pub fn run_with_env<S: AsRef<OsStr>>(home: &OsStr, args: &[S], env: &[(&str, &Os
         .env("LOGNAME", USER)
         .env_remove("NO_COLOR")
         .env_remove("COLORTERM")
+        .env_remove("TMUX")
+        .env_remove("TMUX_PANE")
+        .env_remove("STY")
         .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -257,6 +260,11 @@ impl Pty {
         // The 16-colour default, whatever terminal the tests are run from; tests/theme.rs
         // sets it where it matters.
         cmd.env_remove("COLORTERM");
+        // Run from inside tmux or screen, the binary would copy into the developer's own
+        // clipboard and skip the SSH notice; the tests that want a multiplexer start one.
+        for var in ["TMUX", "TMUX_PANE", "STY"] {
+            cmd.env_remove(var);
+        }
         let size = PtySize {
             rows,
             cols,
