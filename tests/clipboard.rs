@@ -9,18 +9,14 @@
 
 mod common;
 
-use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use common::{BIN, Home, TIMEOUT, USER};
+use common::multiplexer::{POLL, Screen, Tmux, exports, home_env, multiplexer, sh_quote, unique};
+use common::{BIN, Home, TIMEOUT};
 use cutover::message::osc52;
-
-/// How often a multiplexer's screen is looked at while waiting.
-const POLL: Duration = Duration::from_millis(100);
 
 const SUBJECT: &str = "[In progress] clipboard test";
 
@@ -149,191 +145,6 @@ fn describe_osc52(raw: &[u8]) -> String {
         .join("\n")
 }
 
-// ---------------------------------------------------------------------------------------
-// Multiplexers of the tests' own (the same setup as tests/terminals.rs)
-// ---------------------------------------------------------------------------------------
-
-const SKIP_VAR: &str = "CUTOVER_SKIP_MULTIPLEXER_TESTS";
-
-fn find_on_path(name: &str) -> Option<PathBuf> {
-    use std::os::unix::fs::PermissionsExt;
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(name))
-        .find(|p| {
-            std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
-}
-
-/// The multiplexer `name`, or `None` when it is missing and the skip variable says to
-/// skip; a missing one without that variable fails the test.
-fn multiplexer(name: &str) -> Option<PathBuf> {
-    if let Some(path) = find_on_path(name) {
-        return Some(path);
-    }
-    if std::env::var(SKIP_VAR).as_deref() == Ok("1") {
-        eprintln!("SKIPPED: `{name}` is not on PATH and {SKIP_VAR}=1");
-        return None;
-    }
-    panic!(
-        "`{name}` is not on PATH; these tests need tmux and GNU screen. `.ci/run` installs \
-         them (apt-get install tmux screen); set {SKIP_VAR}=1 to skip these tests instead"
-    );
-}
-
-/// A name no other test (or test run) uses.
-fn unique(what: &str) -> String {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    format!(
-        "cutover-{what}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-/// `s` quoted for `sh`.
-fn sh_quote(s: &OsStr) -> String {
-    format!("'{}'", s.to_string_lossy().replace('\'', r"'\''"))
-}
-
-/// The environment of every process here, like `common`'s `Home` gives its own, plus a
-/// `HOME` of its own so no personal `.tmux.conf` or `.screenrc` is read.
-fn home_env(home: &Home) -> Vec<(&'static str, PathBuf)> {
-    let user_home = home.path().join("user-home");
-    std::fs::create_dir_all(&user_home).unwrap();
-    vec![
-        ("CUTOVER_HOME", home.state()),
-        ("CUTOVER_CONFIG_DIR", common::no_config_dir()),
-        ("HOME", user_home),
-        ("USER", USER.into()),
-        ("LOGNAME", USER.into()),
-        ("SHELL", "/bin/sh".into()),
-    ]
-}
-
-/// `export K='v'; ` for every variable of [`home_env`], after unsetting whatever
-/// multiplexer the tests themselves run in.
-fn exports(home: &Home) -> String {
-    let mut out = String::from("unset TMUX TMUX_PANE STY; ");
-    for (k, v) in home_env(home) {
-        out.push_str(&format!("export {k}={}; ", sh_quote(v.as_os_str())));
-    }
-    out
-}
-
-/// A tmux server of the test's own (its own `TMUX_TMPDIR` and socket name), killed when
-/// dropped, so a failed test leaves no server behind.
-struct Tmux {
-    tmux: PathBuf,
-    tmpdir: tempfile::TempDir,
-    socket: String,
-}
-
-impl Tmux {
-    fn new(tmux: PathBuf) -> Tmux {
-        Tmux {
-            tmux,
-            tmpdir: tempfile::tempdir().expect("tempdir for TMUX_TMPDIR"),
-            socket: unique("tmux"),
-        }
-    }
-
-    fn command(&self) -> Command {
-        let mut cmd = Command::new(&self.tmux);
-        cmd.env("TMUX_TMPDIR", self.tmpdir.path())
-            .env_remove("TMUX")
-            .env_remove("TMUX_PANE")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .args(["-L", &self.socket]);
-        cmd
-    }
-
-    /// Runs `tmux args`; panics unless it succeeds, returns its stdout.
-    fn run<S: AsRef<OsStr>>(&self, args: &[S]) -> String {
-        let out = self.command().args(args).output().expect("run tmux");
-        assert!(
-            out.status.success(),
-            "tmux {:?} failed: {}",
-            args.iter()
-                .map(|a| a.as_ref().to_owned())
-                .collect::<Vec<_>>(),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// Waits until the pane's text satisfies `pred`; returns it, or panics showing it.
-    fn wait_pane(&self, target: &str, what: &str, pred: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + TIMEOUT;
-        loop {
-            let text = self.run(&["capture-pane", "-p", "-J", "-t", target]);
-            if pred(&text) {
-                return text;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what} in tmux pane {target}; the pane:\n{text}\n--- end of pane"
-            );
-            std::thread::sleep(POLL);
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.command().arg("kill-server").output();
-    }
-}
-
-/// A GNU screen session of the test's own (`SCREENDIR` private, 0700 as screen demands),
-/// quit when dropped.
-struct Screen {
-    screen: PathBuf,
-    dir: tempfile::TempDir,
-    name: String,
-}
-
-impl Screen {
-    fn new(screen: PathBuf) -> Screen {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().expect("tempdir for SCREENDIR");
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
-        Screen {
-            screen,
-            dir,
-            name: unique("screen"),
-        }
-    }
-
-    /// The shell line that runs `inner` (a `sh -c` script whose `$0` is the binary and
-    /// `$1` is `arg`) in this screen with its default configuration.
-    fn script(&self, home: &Home, inner: &str, arg: &OsStr) -> String {
-        format!(
-            "{}export SCREENDIR={}; exec {} -q -c /dev/null -S {} /bin/sh -c {} \"$0\" {}",
-            exports(home),
-            sh_quote(self.dir.path().as_os_str()),
-            sh_quote(self.screen.as_os_str()),
-            self.name,
-            sh_quote(OsStr::new(inner)),
-            sh_quote(arg),
-        )
-    }
-}
-
-impl Drop for Screen {
-    fn drop(&mut self) {
-        let _ = Command::new(&self.screen)
-            .env("SCREENDIR", self.dir.path())
-            .args(["-S", &self.name, "-X", "quit"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-    }
-}
-
 /// Waits until `raw()` holds an OSC 52 satisfying `pred`; panics describing what it has.
 fn wait_osc52(
     what: &str,
@@ -366,7 +177,8 @@ fn inside_tmux_with_its_default_config_the_draft_reaches_the_buffer_and_the_term
     };
     let home = Home::new();
     let rb = runbook(home.path());
-    let tmux = Tmux::new(bin);
+    let socket = unique("tmux");
+    let tmux = Tmux::new(bin, Some(socket.clone()), TIMEOUT);
     let session = "clip";
     let mut new = tmux.command();
     new.args(["-f", "/dev/null", "new-session", "-d", "-s", session])
@@ -406,10 +218,10 @@ fn inside_tmux_with_its_default_config_the_draft_reaches_the_buffer_and_the_term
         40,
         &format!(
             "{}export TMUX_TMPDIR={}; exec {} -L {} attach-session -t {session}",
-            exports(&home),
+            exports(&home_env(&home)),
             sh_quote(tmux.tmpdir.path().as_os_str()),
             sh_quote(tmux.tmux.as_os_str()),
-            tmux.socket
+            socket
         ),
     );
     tmux.wait_pane(session, "the checklist", |t| t.contains("saved #1"));
@@ -463,7 +275,7 @@ fn a_failing_tmux_load_buffer_is_reported_with_tmux_s_error() {
         40,
         &format!(
             "{}export PATH={}:\"$PATH\"; export TMUX={},1,0; exec \"$0\" run {}",
-            exports(&home),
+            exports(&home_env(&home)),
             sh_quote(bindir.as_os_str()),
             sh_quote(socket.as_os_str()),
             sh_quote(rb.as_os_str())
@@ -519,7 +331,7 @@ fn a_hung_tmux_is_stopped_after_the_deadline_and_the_screen_goes_on() {
         40,
         &format!(
             "{}export PATH={}:\"$PATH\"; export TMUX=/nowhere/tmux,1,0; exec \"$0\" run {}",
-            exports(&home),
+            exports(&home_env(&home)),
             sh_quote(fake.as_os_str()),
             sh_quote(rb.as_os_str())
         ),
@@ -592,7 +404,7 @@ fn without_a_multiplexer_the_plain_sequence_goes_out_and_the_flash_says_so() {
         40,
         &format!(
             "{}exec \"$0\" run {}",
-            exports(&home),
+            exports(&home_env(&home)),
             sh_quote(rb.as_os_str())
         ),
     );
@@ -661,9 +473,9 @@ fn gnu_screen_forwards_passthrough_strings_of_up_to_767_bytes() {
         100,
         30,
         &screen.script(
-            &home,
+            &home_env(&home),
             r#"sleep 0.3; cat "$1"; printf '\n%s\n' "probe-done"; read reply"#,
-            file.as_os_str(),
+            &[file.as_os_str()],
         ),
     );
     tui.wait_for("probe-done", TIMEOUT);
@@ -709,9 +521,9 @@ fn inside_gnu_screen_the_draft_reaches_the_outer_terminal_as_osc52() {
         120,
         40,
         &screen.script(
-            &home,
+            &home_env(&home),
             r#""$0" run "$1"; echo "cutover-exit=$?"; read reply"#,
-            rb.as_os_str(),
+            &[rb.as_os_str()],
         ),
     );
     tui.wait_for_saved(1);

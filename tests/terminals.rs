@@ -9,13 +9,11 @@
 
 mod common;
 
-use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{BIN, Home, USER};
+use common::multiplexer::{POLL, Screen, Tmux, exports, home_env, multiplexer, sh_quote, unique};
+use common::{BIN, Home};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use cutover::app::view::{Dialog, Purpose};
 use cutover::app::{Action, App, Effect, Keymap, Msg, update};
@@ -24,8 +22,6 @@ use cutover::session::{Event, Record, WindowSpec};
 
 /// How long text may take to appear on a loaded 2-core machine.
 const WAIT: Duration = Duration::from_secs(15);
-/// How often a multiplexer's screen is looked at while waiting.
-const POLL: Duration = Duration::from_millis(100);
 
 // ---------------------------------------------------------------------------------------
 // 1. No terminal queries
@@ -716,70 +712,20 @@ fn no_default_action_needs_a_bare_esc() {
 // 3. tmux and GNU screen
 // ---------------------------------------------------------------------------------------
 
-const SKIP_VAR: &str = "CUTOVER_SKIP_MULTIPLEXER_TESTS";
-
-fn find_on_path(name: &str) -> Option<PathBuf> {
-    use std::os::unix::fs::PermissionsExt;
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(name))
-        .find(|p| {
-            std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
-}
-
-/// The multiplexer `name`, or `None` when it is missing and the skip variable says to
-/// skip; a missing one without that variable fails the test.
-fn multiplexer(name: &str) -> Option<PathBuf> {
-    if let Some(path) = find_on_path(name) {
-        return Some(path);
-    }
-    if std::env::var(SKIP_VAR).as_deref() == Ok("1") {
-        eprintln!("SKIPPED: `{name}` is not on PATH and {SKIP_VAR}=1");
-        return None;
-    }
-    panic!(
-        "`{name}` is not on PATH; these tests need tmux and GNU screen. `.ci/run` installs \
-         them (apt-get install tmux screen); set {SKIP_VAR}=1 to skip these tests instead"
-    );
-}
-
-/// A name no other test (or test run) uses.
-fn unique(what: &str) -> String {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    format!(
-        "cutover-{what}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-/// `s` quoted for `sh`.
-fn sh_quote(s: &OsStr) -> String {
-    format!("'{}'", s.to_string_lossy().replace('\'', r"'\''"))
-}
-
-/// The environment every process of these tests gets, like `common`'s `Home` gives its
-/// own: the home's state, no config, a fixed user, and a `HOME` of its own so no
-/// personal `.tmux.conf` or `.screenrc` is read. It looks like an SSH login, so the
-/// screen's "over SSH outside tmux/screen" warning would show if cutover failed to see
-/// the multiplexer around it.
-fn home_env(home: &Home) -> Vec<(&'static str, PathBuf)> {
-    let user_home = home.path().join("user-home");
-    std::fs::create_dir_all(&user_home).unwrap();
-    vec![
-        ("CUTOVER_HOME", home.state()),
-        ("CUTOVER_CONFIG_DIR", common::no_config_dir()),
-        ("HOME", user_home),
-        ("USER", USER.into()),
-        ("LOGNAME", USER.into()),
-        ("SHELL", "/bin/sh".into()),
+/// The environment every process of these tests gets: [`home_env`]'s (the home's state, no
+/// config, a fixed user, a `HOME` of its own so no personal `.tmux.conf` or `.screenrc` is
+/// read), looking like an SSH login, so the screen's "over SSH outside tmux/screen"
+/// warning would show if cutover failed to see the multiplexer around it.
+fn login_env(home: &Home) -> Vec<(&'static str, PathBuf)> {
+    let mut env = home_env(home);
+    env.extend([
         ("SSH_TTY", "/dev/pts/9".into()),
         ("SSH_CONNECTION", "10.0.0.1 50000 10.0.0.2 22".into()),
-    ]
+    ]);
+    env
 }
 
-/// Panics if the screen warns of SSH without a multiplexer: under [`home_env`] it would,
+/// Panics if the screen warns of SSH without a multiplexer: under [`login_env`] it would,
 /// had cutover not noticed the tmux or screen it runs in.
 fn assert_sees_multiplexer(screen: &str) {
     assert!(
@@ -788,91 +734,13 @@ fn assert_sees_multiplexer(screen: &str) {
     );
 }
 
-/// A tmux server of the test's own: its own `TMUX_TMPDIR`, and a socket name of its own
-/// when given (else tmux's `default` in that directory). Killed when dropped, so a failed
-/// test leaves no server or screen behind.
-struct Tmux {
-    tmux: PathBuf,
-    tmpdir: tempfile::TempDir,
-    socket: Option<String>,
-}
-
-impl Tmux {
-    fn new(tmux: PathBuf, socket: Option<String>) -> Tmux {
-        Tmux {
-            tmux,
-            tmpdir: tempfile::tempdir().expect("tempdir for TMUX_TMPDIR"),
-            socket,
-        }
-    }
-
-    fn command(&self) -> Command {
-        let mut cmd = Command::new(&self.tmux);
-        cmd.env("TMUX_TMPDIR", self.tmpdir.path())
-            .env_remove("TMUX")
-            .env_remove("TMUX_PANE")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        if let Some(s) = &self.socket {
-            cmd.args(["-L", s]);
-        }
-        cmd
-    }
-
-    /// Runs `tmux args`; panics unless it succeeds, returns its stdout.
-    fn run<S: AsRef<OsStr>>(&self, args: &[S]) -> String {
-        let out = self.try_run(args);
-        assert!(
-            out.status.success(),
-            "tmux {:?} failed: {}",
-            args.iter()
-                .map(|a| a.as_ref().to_owned())
-                .collect::<Vec<_>>(),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn try_run<S: AsRef<OsStr>>(&self, args: &[S]) -> std::process::Output {
-        self.command().args(args).output().expect("run tmux")
-    }
-
-    /// The visible pane, wrapped lines joined.
-    fn capture(&self, target: &str) -> String {
-        self.run(&["capture-pane", "-p", "-J", "-t", target])
-    }
-
-    /// Waits until the pane's text satisfies `pred`; returns it, or panics showing it.
-    fn wait_pane(&self, target: &str, what: &str, pred: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let text = self.capture(target);
-            if pred(&text) {
-                return text;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what} in tmux pane {target}; the pane:\n{text}\n--- end of pane"
-            );
-            std::thread::sleep(POLL);
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.command().arg("kill-server").output();
-    }
-}
-
 #[test]
 fn inside_tmux_with_its_default_config() {
     let Some(bin) = multiplexer("tmux") else {
         return;
     };
     let home = Home::new();
-    let tmux = Tmux::new(bin, Some(unique("tmux")));
+    let tmux = Tmux::new(bin, Some(unique("tmux")), WAIT);
     let session = "checklist";
     // The wrapper shell stays after cutover, so its exit code and goodbye stay readable.
     let mut new = tmux.command();
@@ -880,7 +748,7 @@ fn inside_tmux_with_its_default_config() {
         .args(["-x", "100", "-y", "30", "--", "/bin/sh", "-c"])
         .arg(r#""$0" demo; echo "cutover-exit=$?"; exec sleep 3600"#)
         .arg(BIN)
-        .envs(home_env(&home))
+        .envs(login_env(&home))
         .env("TERM", "xterm-256color")
         .env_remove("CUTOVER_LOG")
         .env_remove("NO_COLOR");
@@ -949,19 +817,35 @@ fn inside_tmux_with_its_default_config() {
     assert_eq!(status["open_by"], serde_json::Value::Null, "{status:#}");
 }
 
+/// `cutover demo --tmux` running on a pty of its own (see [`demo_in_its_own_tmux`]), and
+/// what it runs with. The tests bind its fields in the order home, tmux, tmpdir, tui,
+/// name, so they drop in reverse: the outer cutover first, the home last.
+struct TmuxDemo {
+    /// The operator's terminal, where the outer cutover runs.
+    tui: common::Pty,
+    /// The one tmux session's name.
+    name: String,
+    /// The outer cutover's `TMPDIR`.
+    tmpdir: tempfile::TempDir,
+    tmux: Tmux,
+    home: Home,
+}
+
 /// `cutover demo --tmux` started on a pty of its own, as an operator would from a login
-/// shell: not inside tmux, with the test's tmux server (`TMUX_TMPDIR`) and a `TMPDIR` of
-/// its own, where the outer cutover keeps the file the inner one leaves its goodbye in.
-/// Returns once the checklist shows, with the one tmux session's name.
-fn demo_in_its_own_tmux(home: &Home, tmux: &Tmux, tmpdir: &Path) -> (common::Pty, String) {
-    let mut exports = String::from("unset TMUX TMUX_PANE STY; ");
-    for (k, v) in home_env(home) {
-        exports.push_str(&format!("export {k}={}; ", sh_quote(v.as_os_str())));
-    }
+/// shell: not inside tmux, with the test's tmux server (`TMUX_TMPDIR`, tmux's default
+/// socket) and a `TMPDIR` of its own, where the outer cutover keeps the file the inner one
+/// leaves its goodbye in. Returns once the checklist shows; `None` when tmux is missing
+/// and the tests are to be skipped (see [`multiplexer`]).
+fn demo_in_its_own_tmux() -> Option<TmuxDemo> {
+    let bin = multiplexer("tmux")?;
+    let home = Home::new();
+    let tmux = Tmux::new(bin, None, WAIT);
+    let tmpdir = tempfile::tempdir().unwrap();
+    let mut exports = exports(&login_env(&home));
     exports.push_str(&format!(
         "export TMUX_TMPDIR={} TMPDIR={}; ",
         sh_quote(tmux.tmpdir.path().as_os_str()),
-        sh_quote(tmpdir.as_os_str())
+        sh_quote(tmpdir.path().as_os_str())
     ));
     let tui = home.pty_sh(100, 30, &format!(r#"{exports}exec "$0" demo --tmux"#));
     tui.wait_for("Read this introduction", WAIT);
@@ -974,7 +858,14 @@ fn demo_in_its_own_tmux(home: &Home, tmux: &Tmux, tmpdir: &Path) -> (common::Pty
         names.len() == 1 && pattern.is_match(names[0]),
         "expected one tmux session cutover-demo-YYYYmmdd-HHMMSS: {names:?}"
     );
-    (tui, names[0].to_string())
+    let name = names[0].to_string();
+    Some(TmuxDemo {
+        tui,
+        name,
+        tmpdir,
+        tmux,
+        home,
+    })
 }
 
 /// Panics unless the outer cutover removed the file it kept for the goodbye.
@@ -988,13 +879,16 @@ fn assert_nothing_left_in(tmpdir: &Path) {
 
 #[test]
 fn demo_with_tmux_flag_starts_its_own_tmux_session() {
-    let Some(bin) = multiplexer("tmux") else {
+    let Some(TmuxDemo {
+        home,
+        tmux,
+        tmpdir,
+        mut tui,
+        name,
+    }) = demo_in_its_own_tmux()
+    else {
         return;
     };
-    let home = Home::new();
-    let tmux = Tmux::new(bin, None);
-    let tmpdir = tempfile::tempdir().unwrap();
-    let (mut tui, name) = demo_in_its_own_tmux(&home, &tmux, tmpdir.path());
     let panes = tmux.run(&["list-panes", "-a", "-F", "#{pane_current_command}"]);
     assert_eq!(panes.trim(), "cutover", "what runs in the tmux session");
     let pane = tmux.capture(&name);
@@ -1045,13 +939,16 @@ fn demo_with_tmux_flag_starts_its_own_tmux_session() {
 
 #[test]
 fn demo_with_tmux_flag_says_how_to_come_back_after_a_detach() {
-    let Some(bin) = multiplexer("tmux") else {
+    let Some(TmuxDemo {
+        home,
+        tmux,
+        tmpdir,
+        mut tui,
+        name,
+    }) = demo_in_its_own_tmux()
+    else {
         return;
     };
-    let home = Home::new();
-    let tmux = Tmux::new(bin, None);
-    let tmpdir = tempfile::tempdir().unwrap();
-    let (mut tui, name) = demo_in_its_own_tmux(&home, &tmux, tmpdir.path());
     let id = home.only_session();
 
     // What a dropped link or `C-b d` does: the client goes, the session stays.
@@ -1103,50 +1000,18 @@ fn demo_with_tmux_flag_says_how_to_come_back_after_a_detach() {
     assert_nothing_left_in(tmpdir.path());
 }
 
-/// A GNU screen session of the test's own (`SCREENDIR` private), quit when dropped.
-struct Screen {
-    screen: PathBuf,
-    dir: tempfile::TempDir,
-    name: String,
-}
-
-impl Drop for Screen {
-    fn drop(&mut self) {
-        let _ = Command::new(&self.screen)
-            .env("SCREENDIR", self.dir.path())
-            .args(["-S", &self.name, "-X", "quit"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-    }
-}
-
 #[test]
 fn inside_gnu_screen_with_its_default_config() {
-    use std::os::unix::fs::PermissionsExt;
     let Some(bin) = multiplexer("screen") else {
         return;
     };
     let home = Home::new();
-    let guard = Screen {
-        screen: bin,
-        dir: tempfile::tempdir().expect("tempdir for SCREENDIR"),
-        name: unique("screen"),
-    };
-    // screen refuses a socket directory others could read.
-    std::fs::set_permissions(guard.dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
-    let mut script = String::from("unset TMUX TMUX_PANE STY; ");
-    for (k, v) in home_env(&home) {
-        script.push_str(&format!("export {k}={}; ", sh_quote(v.as_os_str())));
-    }
-    script.push_str(&format!(
-        "export SCREENDIR={}; exec {} -q -c /dev/null -S {} /bin/sh -c \
-         '\"$0\" demo; echo \"cutover-exit=$?\"; read reply' \"$0\"",
-        sh_quote(guard.dir.path().as_os_str()),
-        sh_quote(guard.screen.as_os_str()),
-        guard.name
-    ));
+    let guard = Screen::new(bin);
+    let script = guard.script(
+        &login_env(&home),
+        r#""$0" demo; echo "cutover-exit=$?"; read reply"#,
+        &[],
+    );
     let mut tui = home.pty_sh(100, 30, &script);
     tui.wait_until("the checklist inside screen", WAIT, |s| {
         s.contains("Read this introduction") && s.contains("saved #1")
@@ -1207,13 +1072,16 @@ fn inside_gnu_screen_with_its_default_config() {
 /// reach the operator's terminal through the cutover that started tmux.
 #[test]
 fn a_killed_tmux_still_gets_the_goodbye_out() {
-    let Some(bin) = multiplexer("tmux") else {
+    let Some(TmuxDemo {
+        home,
+        tmux,
+        tmpdir,
+        mut tui,
+        name: _name,
+    }) = demo_in_its_own_tmux()
+    else {
         return;
     };
-    let home = Home::new();
-    let tmux = Tmux::new(bin, None);
-    let tmpdir = tempfile::tempdir().unwrap();
-    let (mut tui, _name) = demo_in_its_own_tmux(&home, &tmux, tmpdir.path());
     let id = home.only_session();
     tmux.run(&["kill-server"]);
     tui.wait_for(&format!("Resume with: cutover resume {id}"), WAIT);

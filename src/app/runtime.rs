@@ -278,10 +278,51 @@ pub(super) fn load_shown_output(app: &mut App, dir: &TaskDir) {
     app.view.outputs.insert(key, out);
 }
 
+/// How `l` shows a log.
+#[derive(Clone, Copy)]
+pub(super) struct Pager<'a> {
+    pub command: &'a str,
+    /// A watcher's pager must not be able to change the log.
+    pub read_only: bool,
+}
+
+/// Shows `task`'s log in the pager and takes the screen back; the event stream is
+/// handed in and a fresh one handed back, so the pager alone reads the keys meanwhile.
+pub(super) async fn page_log(
+    terminal: &mut DefaultTerminal,
+    events: EventStream,
+    (sigint, sigquit): (
+        &mut tokio::signal::unix::Signal,
+        &mut tokio::signal::unix::Signal,
+    ),
+    pager: Pager<'_>,
+    task: &TaskId,
+    dir: &TaskDir,
+) -> (EventStream, Result<(), String>) {
+    let path = dir.log(task);
+    if !path.exists() {
+        return (
+            events,
+            Err(format!("no log for {task}: {}", path.display())),
+        );
+    }
+    drop(events);
+    let result = open_pager(terminal, pager.command, &path, pager.read_only);
+    // ctrl-c or ctrl-\ typed in the pager reached this process too (the terminal's
+    // signal keys were on); they were meant for the pager. A short await lets the
+    // runtime take in signals delivered meanwhile, so they are dropped here rather than
+    // acted on later.
+    use futures::FutureExt;
+    tokio::time::sleep(StdDuration::from_millis(50)).await;
+    while let Some(Some(())) = sigint.recv().now_or_never() {}
+    while let Some(Some(())) = sigquit.recv().now_or_never() {}
+    (EventStream::new(), result)
+}
+
 /// Shows a log in the operator's pager with the screen suspended, then takes the
 /// screen back. Input is not read meanwhile: the caller drops its event stream first
 /// so the pager gets every key.
-pub(super) fn open_pager(
+fn open_pager(
     terminal: &mut DefaultTerminal,
     pager: &str,
     path: &std::path::Path,
@@ -756,28 +797,21 @@ async fn event_loop(
                     }
                 }
                 Effect::OpenLog(task) => {
-                    let path = tasks.dir.log(&task);
-                    if !path.exists() {
-                        app.view.flash = Some(Flash::warn(format!(
-                            "no log for {task}: {}",
-                            path.display()
-                        )));
-                        continue;
-                    }
-                    // The event stream would race the pager for keys: it goes, and a
-                    // fresh one comes back with the screen.
-                    drop(events);
-                    let result = open_pager(&mut terminal, &tasks.pager, &path, false);
-                    // ctrl-c or ctrl-\ typed in the pager reached this process too (the
-                    // terminal's signal keys were on); they were meant for the pager.
-                    // A short await lets the runtime take in signals delivered meanwhile,
-                    // so they can be dropped here rather than acted on later.
-                    use futures::FutureExt;
-                    tokio::time::sleep(StdDuration::from_millis(50)).await;
-                    while let Some(Some(())) = sigint.recv().now_or_never() {}
-                    while let Some(Some(())) = sigquit.recv().now_or_never() {}
-                    events = EventStream::new();
-                    if let Err(why) = result {
+                    let pager = Pager {
+                        command: &tasks.pager,
+                        read_only: false,
+                    };
+                    let shown;
+                    (events, shown) = page_log(
+                        &mut terminal,
+                        events,
+                        (&mut sigint, &mut sigquit),
+                        pager,
+                        &task,
+                        &tasks.dir,
+                    )
+                    .await;
+                    if let Err(why) = shown {
                         app.view.flash = Some(Flash::warn(why));
                     }
                 }

@@ -15,8 +15,8 @@ use jiff::Timestamp;
 use tokio::signal::unix::{SignalKind, signal};
 
 use super::runtime::{
-    Exit, Left, RestoreGuard, RuntimeError, draw, load_shown_output, open_pager, refresh_artifacts,
-    screen,
+    Exit, Left, Pager, RestoreGuard, RuntimeError, draw, load_shown_output, page_log,
+    refresh_artifacts, screen,
 };
 use super::{App, Effect, Flash, Msg, update};
 use crate::runner::TaskDir;
@@ -230,23 +230,21 @@ async fn watch_loop(mut app: App, mut src: Source) -> Result<Left, RuntimeError>
             match effect {
                 Effect::Quit => quit = true,
                 Effect::OpenLog(task) => {
-                    let path = src.dir.log(&task);
-                    if !path.exists() {
-                        app.view.flash = Some(Flash::warn(format!(
-                            "no log for {task}: {}",
-                            path.display()
-                        )));
-                        continue;
-                    }
-                    drop(events);
-                    let result = open_pager(&mut terminal, &src.pager, &path, true);
-                    // ctrl-c typed in the pager was meant for the pager.
-                    use futures::FutureExt;
-                    tokio::time::sleep(StdDuration::from_millis(50)).await;
-                    while let Some(Some(())) = sigint.recv().now_or_never() {}
-                    while let Some(Some(())) = sigquit.recv().now_or_never() {}
-                    events = EventStream::new();
-                    if let Err(why) = result {
+                    let pager = Pager {
+                        command: &src.pager,
+                        read_only: true,
+                    };
+                    let shown;
+                    (events, shown) = page_log(
+                        &mut terminal,
+                        events,
+                        (&mut sigint, &mut sigquit),
+                        pager,
+                        &task,
+                        &src.dir,
+                    )
+                    .await;
+                    if let Err(why) = shown {
                         app.view.flash = Some(Flash::warn(why));
                     }
                 }

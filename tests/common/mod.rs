@@ -9,6 +9,8 @@
 
 #![allow(dead_code)]
 
+pub mod multiplexer;
+
 use std::ffi::OsStr;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
