@@ -1,5 +1,6 @@
 //! Parse the command line and dispatch; nothing else.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -21,7 +22,9 @@ fn main() -> ExitCode {
     match cutover::cmd::dispatch(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
-            eprintln!("{failure}");
+            // Not `eprintln!`: with the terminal gone it would panic instead of exiting
+            // with the code that says what happened.
+            let _ = writeln!(std::io::stderr(), "{failure}");
             ExitCode::from(failure.code)
         }
     }

@@ -330,3 +330,59 @@ fn bad_arguments_exit_64_and_help_exits_0() {
     assert_eq!(out.code, 0, "{out:?}");
     assert!(out.stdout.contains("report"), "{out:?}");
 }
+
+#[test]
+fn tmux_flag_without_tmux_names_it_and_creates_nothing() {
+    let home = Home::new();
+    let runbook = write(home.path(), "good.toml", GOOD);
+    // A PATH with no tmux in it (an empty directory), and not inside tmux already.
+    let empty = home.path().join("empty-bin");
+    std::fs::create_dir(&empty).unwrap();
+    for args in [
+        vec!["demo", "--tmux"],
+        vec!["run", "--tmux", runbook.to_str().unwrap()],
+    ] {
+        let out = common::run_with_env(
+            home.state().as_os_str(),
+            &args,
+            &[("PATH", empty.as_os_str()), ("TMUX", "".as_ref())],
+        );
+        assert_one_message(&out, USAGE, &format!("{args:?} without tmux"));
+        assert!(out.stderr.contains("tmux"), "{args:?}: {}", out.stderr);
+        assert!(
+            home.session_dirs().is_empty(),
+            "{args:?} created a session: {:?}",
+            home.session_dirs()
+        );
+    }
+}
+
+#[test]
+fn tmux_flag_inside_tmux_runs_as_without_it() {
+    let home = Home::new();
+    let runbook = write(home.path(), "good.toml", GOOD);
+    let empty = home.path().join("empty-bin");
+    std::fs::create_dir(&empty).unwrap();
+    for args in [
+        vec!["demo", "--tmux"],
+        vec!["run", "--tmux", runbook.to_str().unwrap()],
+    ] {
+        // Inside tmux, tmux need not even be on PATH: nothing is re-executed.
+        let out = common::run_with_env(
+            home.state().as_os_str(),
+            &args,
+            &[
+                ("PATH", empty.as_os_str()),
+                ("TMUX", "/tmp/tmux-1000/default,4242,0".as_ref()),
+            ],
+        );
+        assert_one_message(&out, USAGE, &format!("{args:?} inside tmux"));
+        assert!(
+            out.stderr
+                .contains("standard input and output are not terminals"),
+            "{args:?}: {}",
+            out.stderr
+        );
+        assert!(home.session_dirs().is_empty(), "{args:?} created a session");
+    }
+}

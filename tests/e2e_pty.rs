@@ -209,3 +209,85 @@ fn sigterm_restores_the_terminal_and_keeps_the_journal() {
 fn sighup_restores_the_terminal_and_keeps_the_journal() {
     signal_ends_the_screen_cleanly(libc::SIGHUP);
 }
+
+/// Every SGR sequence (`ESC [ params m`) in `raw` that sets a foreground or background
+/// colour: 30–38, 40–48, 90–97, 100–107. 39 and 49 (back to the default) are not colours.
+fn colour_sgrs(raw: &[u8]) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut i = 0;
+    while let Some(start) = raw[i..].windows(2).position(|w| w == b"\x1b[") {
+        let params_at = i + start + 2;
+        let Some(len) = raw[params_at..]
+            .iter()
+            .position(|b| (0x40..=0x7e).contains(b))
+        else {
+            break;
+        };
+        let end = params_at + len;
+        if raw[end] == b'm' {
+            let params = String::from_utf8_lossy(&raw[params_at..end]).into_owned();
+            let colour = params
+                .split([';', ':'])
+                .filter_map(|p| p.parse::<u32>().ok())
+                .any(|n| matches!(n, 30..=38 | 40..=48 | 90..=97 | 100..=107));
+            if colour {
+                found.push(format!("ESC[{params}m"));
+            }
+        }
+        i = end + 1;
+    }
+    found
+}
+
+#[test]
+fn no_color_demo_writes_no_colour_sequences() {
+    let home = Home::new();
+    let mut tui = home.pty_sh(120, 40, r#"NO_COLOR=1 exec "$0" demo"#);
+    tui.wait_for_saved(1);
+    tui.send("d");
+    tui.wait_for_saved(2);
+    tui.send("q");
+    assert_eq!(tui.wait_code(), 0, "{}", tui.raw_text());
+    tui.assert_restored();
+    let found = colour_sgrs(&tui.raw());
+    assert!(found.is_empty(), "NO_COLOR=1 demo wrote colour: {found:?}");
+    // The check itself can see colour: the same screen without NO_COLOR has some.
+    let home = Home::new();
+    let mut coloured = home.pty(120, 40, &["demo"]);
+    coloured.wait_for_saved(1);
+    coloured.send("q");
+    assert_eq!(coloured.wait_code(), 0);
+    assert!(
+        !colour_sgrs(&coloured.raw()).is_empty(),
+        "the demo without NO_COLOR should draw in colour"
+    );
+}
+
+#[test]
+fn over_ssh_outside_tmux_the_status_bar_says_what_a_disconnect_costs() {
+    let home = Home::new();
+    let mut tui = home.pty_sh(
+        160,
+        40,
+        r#"unset TMUX STY; SSH_TTY=/dev/pts/9 SSH_CONNECTION='10.0.0.1 50000 10.0.0.2 22' exec "$0" demo"#,
+    );
+    tui.wait_for(
+        "over SSH outside tmux/screen: commands survive a disconnect, this view does not \
+         (cutover resume brings it back; cutover run --tmux keeps it)",
+        TIMEOUT,
+    );
+    tui.send("q");
+    assert_eq!(tui.wait_code(), 0, "{}", tui.raw_text());
+
+    // Inside tmux (as far as cutover can tell) the same link says nothing.
+    let home = Home::new();
+    let mut tui = home.pty_sh(
+        160,
+        40,
+        r#"SSH_TTY=/dev/pts/9 TMUX=/tmp/tmux-0/default,1,0 exec "$0" demo"#,
+    );
+    tui.wait_for_saved(1);
+    assert!(!tui.screen().contains("over SSH"), "{}", tui.screen());
+    tui.send("q");
+    assert_eq!(tui.wait_code(), 0, "{}", tui.raw_text());
+}

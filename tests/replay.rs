@@ -74,6 +74,7 @@ fn start(dir: &Path) -> (App, Journal) {
                     timezone: "UTC".into(),
                 },
                 cutover_version: "test".into(),
+                rehearsal: false,
             },
         )
         .unwrap();

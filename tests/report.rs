@@ -122,6 +122,7 @@ fn night(rb: &Runbook, session: &str, backup_dir: &str) -> Vec<(Timestamp, &'sta
             timezone: "Europe/Amsterdam".into(),
         },
         cutover_version: "test".into(),
+        rehearsal: false,
     };
     let step = |s: &str| s.to_string();
     vec![

@@ -172,6 +172,7 @@ fn session(rb: &Runbook, events: &[(&str, Event)]) -> RunState {
                 timezone: TZ.into(),
             },
             cutover_version: "test".into(),
+            rehearsal: false,
         },
     }];
     for (at, event) in events {

@@ -51,6 +51,7 @@ fn app(ascii: bool, no_color: bool) -> App {
                     timezone: "Europe/Amsterdam".into(),
                 },
                 cutover_version: "test".into(),
+                rehearsal: false,
             },
         ),
         record(
@@ -139,6 +140,45 @@ fn help_overlay_lists_the_keymap() {
     insta::assert_snapshot!(t.backend());
 }
 
+fn watching(app: &mut App) {
+    app.watching = Some(cutover::app::Watching {
+        driver: Some("alice@jump1, pid 4242, since 2026-11-28 21:00:00 UTC".into()),
+        stopped: None,
+    });
+}
+
+/// `cutover watch`: the header says it is read-only and who drives; the hints offer
+/// only keys that move the view.
+#[test]
+fn watch_mode_80x24_names_the_driver_and_offers_only_navigation() {
+    let mut app = app(false, false);
+    watching(&mut app);
+    insta::assert_snapshot!(draw(&app, 80, 24, now()).backend());
+}
+
+#[test]
+fn watch_mode_help_lists_only_the_keys_that_work() {
+    let mut app = app(false, false);
+    watching(&mut app);
+    key(&mut app, '?');
+    insta::assert_snapshot!(draw(&app, 80, 24, now()).backend());
+}
+
+#[test]
+fn watch_mode_refuses_a_mutating_key_in_words() {
+    let mut app = app(false, false);
+    watching(&mut app);
+    key(&mut app, 'd');
+    let t = draw(&app, 80, 24, now());
+    let last: String = (0..80)
+        .map(|x| t.backend().buffer()[(x, 23)].symbol().to_string())
+        .collect();
+    assert!(
+        last.contains("read-only view: `done` is refused here; alice@jump1 drives it"),
+        "{last}"
+    );
+}
+
 #[test]
 fn skip_dialog_asks_a_reason() {
     let mut app = app(false, false);
@@ -196,19 +236,66 @@ fn blocked_step_is_yellow_and_named_with_its_requirement() {
     find(&t, "needs backup (pending)");
 }
 
+/// Panics if any cell carries a foreground or background colour: with both `Reset` (or
+/// unset) everywhere, the backend has no colour escape to write.
+fn assert_colourless(t: &Terminal<TestBackend>, what: &str) {
+    let buf = t.backend().buffer();
+    let width = buf.area.width as usize;
+    for (i, cell) in buf.content().iter().enumerate() {
+        let style = cell.style();
+        let plain = |c: Option<Color>| c.is_none_or(|c| c == Color::Reset);
+        assert!(
+            plain(style.fg) && plain(style.bg),
+            "{what}: coloured cell at column {}, row {}: {cell:?}",
+            i % width,
+            i / width
+        );
+    }
+}
+
 #[test]
 fn no_color_means_no_colour_at_all() {
     let app = app(false, true);
     let t = draw(&app, 120, 40, ts("2026-11-29T01:12:00Z"));
-    let buf = t.backend().buffer();
-    for cell in buf.content() {
-        assert!(
-            cell.style().fg.is_none_or(|c| c == Color::Reset),
-            "coloured cell {:?}",
-            cell
+    assert_colourless(&t, "120x40 overrun");
+    find(&t, "OVERRUN");
+}
+
+#[test]
+fn no_color_full_screen_tells_state_by_glyph_and_word() {
+    let mut app = app(false, true);
+    app.view.selected = 4;
+    for (w, h) in [(120, 40), (80, 24)] {
+        let t = draw(&app, w, h, now());
+        assert_colourless(&t, &format!("{w}x{h}"));
+        for text in [
+            "✓", "↷", "⊘", "done", "skipped", "blocked", "ON TRACK", "saved #5",
+        ] {
+            find(&t, text);
+        }
+    }
+    // Colour-carrying moments: an overrun, a failure and a command's own SGR output.
+    let t = draw(&app, 80, 24, ts("2026-11-29T01:12:00Z"));
+    assert_colourless(&t, "80x24 overrun");
+    find(&t, "OVERRUN");
+    let mut busy = running_backups();
+    let coloured_output = draw(&busy, 120, 40, now());
+    assert!(
+        coloured_output
+            .backend()
+            .buffer()
+            .content()
+            .iter()
+            .any(|c| c.style().fg.is_some_and(|c| c != Color::Reset)),
+        "the running-backups screen should carry colour when colour is on"
+    );
+    busy.view.no_color = true;
+    for (w, h) in [(120, 40), (80, 24)] {
+        assert_colourless(
+            &draw(&busy, w, h, now()),
+            &format!("running backups {w}x{h}"),
         );
     }
-    find(&t, "OVERRUN");
 }
 
 /// Draws every size from 1x1 to 300x100.
@@ -463,6 +550,7 @@ fn app_records(rb: &Runbook) -> Vec<Record> {
                     timezone: "Europe/Amsterdam".into(),
                 },
                 cutover_version: "test".into(),
+                rehearsal: false,
             },
         ),
         record(

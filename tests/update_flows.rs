@@ -32,6 +32,7 @@ fn app() -> App {
                 timezone: "UTC".into(),
             },
             cutover_version: "test".into(),
+            rehearsal: false,
         },
     };
     App::new(rb, &[first], "op@host".into(), false, true)

@@ -84,6 +84,7 @@ fn app() -> App {
                 timezone: "UTC".into(),
             },
             cutover_version: "test".into(),
+            rehearsal: false,
         },
     };
     let mut app = App::new(rb, &[first], "op@host".into(), false, true);
@@ -581,6 +582,7 @@ fn a_failed_step_marked_on_failure_rollback_offers_the_rollback() {
                 timezone: "UTC".into(),
             },
             cutover_version: "test".into(),
+            rehearsal: false,
         },
     };
     let mut a = App::new(rb, &[start], "op@host".into(), false, true);

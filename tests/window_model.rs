@@ -257,6 +257,7 @@ fn journal(window: &WindowSpec, rb: &Runbook, events: &[(&str, Event)]) -> Vec<R
             vars: rb.resolve_vars(&[]).unwrap(),
             window: window.clone(),
             cutover_version: "test".into(),
+            rehearsal: false,
         },
     }];
     for (at, event) in events {

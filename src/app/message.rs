@@ -62,7 +62,11 @@ pub fn open(app: &mut App, phase: Option<String>, step: Option<String>) -> Vec<E
     app.view.editing = true;
     app.view.focus = Pane::Message;
     app.view.flash = Some(Flash::info(format!(
-        "editing the {phase} message: ctrl-s saves, ctrl-y copies, ctrl-g leaves, then S sends"
+        "editing the {phase} message: {} saves, {} copies, {} leaves, then {} sends",
+        app.key(Action::SaveMessage),
+        app.key(Action::CopyMessage),
+        app.key(Action::LeaveEditor),
+        app.key(Action::Send)
     )));
     Vec::new()
 }
@@ -125,12 +129,9 @@ pub fn on_editor_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
             }]
         }
         Some(Action::CopyMessage) => {
-            let text = d.text();
-            app.view.flash = Some(Flash::info(format!(
-                "copied the {phase} message ({} lines) to your clipboard through the terminal (OSC 52)",
-                text.lines().count()
-            )));
-            vec![Effect::Copy(text)]
+            // The runtime says where it went (terminal, tmux, screen) once it has.
+            app.view.flash = Some(Flash::info(format!("copying the {phase} message…")));
+            vec![Effect::Copy(d.text())]
         }
         Some(Action::RegenerateMessage) => {
             if d.edited() && !d.regenerate_armed {
@@ -198,6 +199,12 @@ fn step_for(app: &App, phase: &str) -> Option<String> {
 pub fn send(app: &mut App) -> Vec<Effect> {
     if let Some(err) = &app.view.journal_error {
         app.view.flash = Some(Flash::warn(format!("not saved, so not sent: {err}")));
+        return Vec::new();
+    }
+    if app.run.rehearsal {
+        app.view.flash = Some(Flash::info(
+            "rehearsal: nothing is sent. ctrl-y in the editor (m) still copies the draft",
+        ));
         return Vec::new();
     }
     let phase = shown_phase(app);

@@ -7,6 +7,7 @@ pub mod msg;
 pub mod runtime;
 pub mod update;
 pub mod view;
+pub mod watcher;
 pub mod window;
 
 use crate::run::{BackupStatus, RunState};
@@ -28,6 +29,19 @@ pub struct App {
     pub keymap: Keymap,
     /// `user@host` of whoever drives this process.
     pub operator: String,
+    /// Set by `cutover watch`: this screen only looks, someone else drives.
+    pub watching: Option<Watching>,
+}
+
+/// What a read-only screen knows about the session it follows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Watching {
+    /// Who drives the session now, as its lock file names them (`user@host, pid N,
+    /// since …`); `None` when no live process holds it.
+    pub driver: Option<String>,
+    /// Why following stopped (the journal became unreadable); the screen then shows the
+    /// last state it could read, and says so.
+    pub stopped: Option<String>,
 }
 
 impl App {
@@ -52,6 +66,7 @@ impl App {
             view,
             keymap: Keymap::defaults(),
             operator,
+            watching: None,
         }
     }
 
@@ -135,6 +150,15 @@ impl App {
     }
 
     /// Folds a saved record into the run state. The only way `run` changes.
+    /// The key the active keymap gives `action`, for text that tells the operator
+    /// what to press: a rebound key must be named as rebound.
+    pub fn key(&self, action: Action) -> String {
+        match self.keymap.keys_for(action).first() {
+            Some(k) => k.to_string(),
+            None => format!("(no key for `{}`)", action.name()),
+        }
+    }
+
     pub fn apply(&mut self, record: &Record) {
         self.run.apply(&self.runbook, record);
     }

@@ -43,7 +43,7 @@ pub enum Effect {
     Spawn(TaskId),
     /// SIGTERM to these tasks' supervisors, which take their process groups down.
     Cancel(Vec<TaskId>),
-    /// Suspend the screen and show this task's full log in `$PAGER`.
+    /// Suspend the screen and show this task's full log in the pager.
     OpenLog(TaskId),
     /// Write this draft to `messages/<n>-<phase>.txt`, then record `message_saved`.
     SaveMessage {

@@ -33,6 +33,10 @@ pub struct Tasks {
     pub exe: std::path::PathBuf,
     /// The session's `messages/` folder.
     pub messages: std::path::PathBuf,
+    /// The pager command for `l` (`sh -c` syntax, so it may carry arguments).
+    pub pager: String,
+    /// The config's `shell`, for commands whose step and runbook name none.
+    pub shell: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -101,16 +105,28 @@ impl JournalWriter {
     }
 }
 
-/// Restores the terminal however the loop ends (`?`, return, unwinding).
-struct RestoreGuard;
+/// Restores the terminal however the loop ends (`?`, return, unwinding). Errors are
+/// ignored, not printed: when the terminal is gone (a dropped SSH link) stderr is too,
+/// and a failed print would panic on the way out and lose the goodbye.
+pub(super) struct RestoreGuard;
 
 impl Drop for RestoreGuard {
     fn drop(&mut self) {
-        ratatui::restore();
+        let _ = ratatui::try_restore();
+        let _ = crossterm::execute!(std::io::stdout(), crossterm::cursor::Show);
     }
 }
 
-fn draw(terminal: &mut DefaultTerminal, app: &App) -> std::io::Result<()> {
+/// The terminal, never dropped: ratatui's `Drop` prints to stderr when it cannot show
+/// the cursor, which panics once the terminal is gone. [`RestoreGuard`] puts the
+/// terminal back instead; the few bytes held are freed when the process ends.
+pub(super) type Screen = std::mem::ManuallyDrop<DefaultTerminal>;
+
+pub(super) fn screen() -> std::io::Result<Screen> {
+    Ok(std::mem::ManuallyDrop::new(ratatui::try_init()?))
+}
+
+pub(super) fn draw(terminal: &mut DefaultTerminal, app: &App) -> std::io::Result<()> {
     // Synchronized update: the terminal shows the frame whole, never half-drawn, which
     // matters over a slow SSH link.
     let _ = crossterm::queue!(
@@ -167,7 +183,7 @@ fn spawn_task(app: &App, tasks: &Tasks, task: &TaskId, tx: &tokio::sync::mpsc::S
             tracing::error!("cannot record the failed start either: {e}");
         }
     };
-    match watch::spec_for(&app.runbook, &app.run, task) {
+    match watch::spec_for(&app.runbook, &app.run, task, tasks.shell.as_deref()) {
         None => failed("the runbook has no command for it".into()),
         Some(spec) => match supervise::spawn(&tasks.exe, &tasks.dir, &spec) {
             Ok(mut child) => {
@@ -206,7 +222,7 @@ fn cancel_task(tasks: &Tasks, task: &TaskId) -> Result<(), String> {
 
 /// Sizes of the backups' declared artifacts, looked up again whenever the journal
 /// moves on (a backup just finished) rather than on every frame.
-fn refresh_artifacts(app: &mut App) {
+pub(super) fn refresh_artifacts(app: &mut App) {
     let mut sizes = std::collections::BTreeMap::new();
     if app
         .runbook
@@ -224,7 +240,8 @@ fn refresh_artifacts(app: &mut App) {
             continue;
         };
         // A relative artifact is where the backup command wrote it: in its workdir.
-        let path = match watch::spec_for(&app.runbook, &app.run, &TaskId::backup(b.id.get_ref(), 1))
+        let backup = TaskId::backup(b.id.get_ref(), 1);
+        let path = match watch::spec_for(&app.runbook, &app.run, &backup, None)
             .and_then(|spec| spec.workdir)
         {
             Some(dir) if std::path::Path::new(&path).is_relative() => dir.join(&path),
@@ -239,7 +256,7 @@ fn refresh_artifacts(app: &mut App) {
 
 /// Loads the log tail of the task the output pane is about to show, if nothing of it
 /// is held yet (a finished task, or one from before this screen opened).
-fn load_shown_output(app: &mut App, tasks: &Tasks) {
+pub(super) fn load_shown_output(app: &mut App, dir: &TaskDir) {
     let Some(task) = app.shown_task() else {
         return;
     };
@@ -257,27 +274,75 @@ fn load_shown_output(app: &mut App, tasks: &Tasks) {
         return;
     }
     let re = watch::progress_regex(&app.runbook, &task);
-    let out = watch::load_tail(&tasks.dir, &task, re.as_ref());
+    let out = watch::load_tail(dir, &task, re.as_ref());
     app.view.outputs.insert(key, out);
+}
+
+/// How `l` shows a log.
+#[derive(Clone, Copy)]
+pub(super) struct Pager<'a> {
+    pub command: &'a str,
+    /// A watcher's pager must not be able to change the log.
+    pub read_only: bool,
+}
+
+/// Shows `task`'s log in the pager and takes the screen back; the event stream is
+/// handed in and a fresh one handed back, so the pager alone reads the keys meanwhile.
+pub(super) async fn page_log(
+    terminal: &mut DefaultTerminal,
+    events: EventStream,
+    (sigint, sigquit): (
+        &mut tokio::signal::unix::Signal,
+        &mut tokio::signal::unix::Signal,
+    ),
+    pager: Pager<'_>,
+    task: &TaskId,
+    dir: &TaskDir,
+) -> (EventStream, Result<(), String>) {
+    let path = dir.log(task);
+    if !path.exists() {
+        return (
+            events,
+            Err(format!("no log for {task}: {}", path.display())),
+        );
+    }
+    drop(events);
+    let result = open_pager(terminal, pager.command, &path, pager.read_only);
+    // ctrl-c or ctrl-\ typed in the pager reached this process too (the terminal's
+    // signal keys were on); they were meant for the pager. A short await lets the
+    // runtime take in signals delivered meanwhile, so they are dropped here rather than
+    // acted on later.
+    use futures::FutureExt;
+    tokio::time::sleep(StdDuration::from_millis(50)).await;
+    while let Some(Some(())) = sigint.recv().now_or_never() {}
+    while let Some(Some(())) = sigquit.recv().now_or_never() {}
+    (EventStream::new(), result)
 }
 
 /// Shows a log in the operator's pager with the screen suspended, then takes the
 /// screen back. Input is not read meanwhile: the caller drops its event stream first
 /// so the pager gets every key.
-fn open_pager(terminal: &mut DefaultTerminal, path: &std::path::Path) -> Result<(), String> {
-    ratatui::restore();
-    let pager = std::env::var("PAGER")
-        .ok()
-        .filter(|p| !p.trim().is_empty())
-        .unwrap_or_else(|| "less".to_string());
-    // `sh -c` so a PAGER with arguments (`less -S`) works; the path goes in as $1 and is
+fn open_pager(
+    terminal: &mut DefaultTerminal,
+    pager: &str,
+    path: &std::path::Path,
+    read_only: bool,
+) -> Result<(), String> {
+    let _ = ratatui::try_restore();
+    // `sh -c` so a pager with arguments (`less -S`) works; the path goes in as $1 and is
     // never spliced into the command text.
-    let status = std::process::Command::new("/bin/sh")
+    let mut command = std::process::Command::new("/bin/sh");
+    command
         .arg("-c")
         .arg(format!("{pager} \"$1\""))
         .arg("cutover-pager")
-        .arg(path)
-        .status();
+        .arg(path);
+    if read_only {
+        // A watcher promises to change nothing: `less` in secure mode has no `v` (edit
+        // the log), `s` (save) or `!` (shell).
+        command.env("LESSSECURE", "1");
+    }
+    let status = command.status();
     // Raw mode and the alternate screen again, by hand: `ratatui::try_init` would stack
     // another panic hook each time.
     crossterm::terminal::enable_raw_mode()
@@ -482,13 +547,33 @@ fn unsettled_send(app: &App, tasks: &Tasks) -> Option<Event> {
     })
 }
 
-/// Copies through the terminal itself: the operator's clipboard, wherever they sit.
-fn copy_to_clipboard(terminal: &mut DefaultTerminal, text: &str) -> std::io::Result<()> {
-    let in_tmux = std::env::var_os("TMUX").is_some_and(|v| !v.is_empty());
-    let bytes = osc52::for_terminal(text, in_tmux);
+/// Copies `text` (`what`: "the during message") to the operator's clipboard: OSC 52
+/// written to the terminal in the form the multiplexer around cutover lets through, and
+/// inside tmux `tmux load-buffer -w` as well (awaited for at most
+/// [`osc52::TMUX_DEADLINE`]; a hung tmux is killed). Returns the status bar's account
+/// of where the text went.
+async fn copy_to_clipboard(terminal: &mut DefaultTerminal, text: &str, what: &str) -> Flash {
+    let mux = osc52::Multiplexer::from_env();
     let out = terminal.backend_mut();
-    out.write_all(&bytes)?;
-    out.flush()
+    if let Err(e) = out
+        .write_all(&osc52::for_terminal(text, mux))
+        .and_then(|()| out.flush())
+    {
+        return Flash::warn(format!("cannot copy: {e}"));
+    }
+    let copied = match mux {
+        osc52::Multiplexer::None => osc52::Copied::Terminal,
+        osc52::Multiplexer::Screen => osc52::Copied::Screen,
+        osc52::Multiplexer::Tmux => {
+            osc52::Copied::Tmux(osc52::tmux_load_buffer(text, osc52::TMUX_DEADLINE).await)
+        }
+    };
+    let line = copied.describe(what, text.lines().count());
+    if copied.is_warning() {
+        Flash::warn(line)
+    } else {
+        Flash::info(line)
+    }
 }
 
 /// Journals `session_finished` once the path being followed is settled.
@@ -531,7 +616,7 @@ async fn event_loop(
     // The guard comes first: if entering the alternate screen fails after raw mode was
     // switched on, the terminal is still put back.
     let _guard = RestoreGuard;
-    let mut terminal = ratatui::try_init()?;
+    let mut terminal = screen()?;
     let mut events = EventStream::new();
     let mut clock = tokio::time::interval(StdDuration::from_secs(1));
     clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -577,7 +662,7 @@ async fn event_loop(
     let mut last_frame = tokio::time::Instant::now();
     let reason = loop {
         if dirty {
-            load_shown_output(&mut app, &tasks);
+            load_shown_output(&mut app, &tasks.dir);
             draw(&mut terminal, &app)?;
             dirty = false;
             output_dirty = false;
@@ -674,9 +759,8 @@ async fn event_loop(
                     }
                 }
                 Effect::Copy(text) => {
-                    if let Err(e) = copy_to_clipboard(&mut terminal, &text) {
-                        app.view.flash = Some(Flash::warn(format!("cannot copy: {e}")));
-                    }
+                    let what = format!("the {} message", super::message::shown_phase(&app));
+                    app.view.flash = Some(copy_to_clipboard(&mut terminal, &text, &what).await);
                 }
                 Effect::SendMessage {
                     phase,
@@ -713,28 +797,21 @@ async fn event_loop(
                     }
                 }
                 Effect::OpenLog(task) => {
-                    let path = tasks.dir.log(&task);
-                    if !path.exists() {
-                        app.view.flash = Some(Flash::warn(format!(
-                            "no log for {task}: {}",
-                            path.display()
-                        )));
-                        continue;
-                    }
-                    // The event stream would race the pager for keys: it goes, and a
-                    // fresh one comes back with the screen.
-                    drop(events);
-                    let result = open_pager(&mut terminal, &path);
-                    // ctrl-c or ctrl-\ typed in the pager reached this process too (the
-                    // terminal's signal keys were on); they were meant for the pager.
-                    // A short await lets the runtime take in signals delivered meanwhile,
-                    // so they can be dropped here rather than acted on later.
-                    use futures::FutureExt;
-                    tokio::time::sleep(StdDuration::from_millis(50)).await;
-                    while let Some(Some(())) = sigint.recv().now_or_never() {}
-                    while let Some(Some(())) = sigquit.recv().now_or_never() {}
-                    events = EventStream::new();
-                    if let Err(why) = result {
+                    let pager = Pager {
+                        command: &tasks.pager,
+                        read_only: false,
+                    };
+                    let shown;
+                    (events, shown) = page_log(
+                        &mut terminal,
+                        events,
+                        (&mut sigint, &mut sigquit),
+                        pager,
+                        &task,
+                        &tasks.dir,
+                    )
+                    .await;
+                    if let Err(why) = shown {
                         app.view.flash = Some(Flash::warn(why));
                     }
                 }
@@ -782,7 +859,6 @@ async fn event_loop(
             break signal.map_or(Exit::Quit, Exit::Signal);
         }
     };
-    drop(terminal);
     let _ = std::io::stdout().flush();
     Ok(Left {
         exit: reason,

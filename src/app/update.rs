@@ -53,10 +53,30 @@ fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
     let Some(action) = app.keymap.lookup(&key) else {
         return Vec::new();
     };
+    if let Some(watching) = &app.watching
+        && !action.only_looks()
+    {
+        let session = (app.run.finished.is_none()).then_some(app.run.session.as_str());
+        app.view.flash = Some(Flash::warn(refused_in_watch(watching, action, session)));
+        return Vec::new();
+    }
     if app.view.timeline {
         return on_timeline_action(app, action);
     }
     on_action(app, action)
+}
+
+/// What a watcher is told when a key would change the session: which action, and who
+/// can do it instead.
+/// `session` is `None` once the session is finished: nobody can take it over then.
+fn refused_in_watch(watching: &super::Watching, action: Action, session: Option<&str>) -> String {
+    let who = match (&watching.driver, session) {
+        // The lock names `user@host, pid N, since …`; the name is enough here.
+        (Some(d), _) => format!("{} drives it", d.split(',').next().unwrap_or(d)),
+        (None, Some(id)) => format!("nobody drives it now; `cutover resume {id}` takes it over"),
+        (None, None) => "the session is finished".to_string(),
+    };
+    format!("read-only view: `{}` is refused here; {who}", action.hint())
 }
 
 /// The timeline replaces the panes, so keys that act on a step would act on something
@@ -164,9 +184,10 @@ fn on_action(app: &mut App, action: Action) -> Vec<Effect> {
         | Action::CopyMessage
         | Action::RegenerateMessage
         | Action::LeaveEditor => {
-            app.view.flash = Some(Flash::info(
-                "that key works inside the message editor: m opens it",
-            ));
+            app.view.flash = Some(Flash::info(format!(
+                "that key works inside the message editor: {} opens it",
+                app.key(Action::Message)
+            )));
         }
         Action::Act => return act(app),
         Action::Done => return mark_done(app),
@@ -283,27 +304,42 @@ fn start(app: &mut App, rerun: bool) -> Vec<Effect> {
         )));
         return Vec::new();
     }
+    if app.run.rehearsal {
+        app.view.flash = Some(Flash::info(rehearsal_text(app, &step)));
+        return Vec::new();
+    }
     let status = plan::status(&app.runbook, &app.run, &step);
     let refuse = |text: String| Some(Flash::info(text));
     let flash = match status {
         StepStatus::Running => refuse(format!(
-            "`{step}` is running: x cancels it, l shows its full log"
+            "`{step}` is running: {} cancels it, {} shows its full log",
+            app.key(Action::Cancel),
+            app.key(Action::OpenLog)
         )),
-        StepStatus::Done => refuse(format!("`{step}` is done; u reopens it to run it again")),
-        StepStatus::Skipped => refuse(format!("`{step}` is skipped; u reopens it")),
+        StepStatus::Done => refuse(format!(
+            "`{step}` is done; {} reopens it to run it again",
+            app.key(Action::Reopen)
+        )),
+        StepStatus::Skipped => refuse(format!(
+            "`{step}` is skipped; {} reopens it",
+            app.key(Action::Reopen)
+        )),
         StepStatus::Failed | StepStatus::Interrupted if !rerun => refuse(format!(
-            "`{step}` is {}: r runs it again as attempt {}, d marks it done{}",
+            "`{step}` is {}: {} runs it again as attempt {}, {} marks it done{}",
             status.word(),
+            app.key(Action::Rerun),
             app.run.step(&step).map_or(1, |s| s.attempts + 1),
+            app.key(Action::Done),
             if status == StepStatus::Interrupted {
-                ", f marks it failed"
+                format!(", {} marks it failed", app.key(Action::MarkFailed))
             } else {
-                ", u reopens it"
+                format!(", {} reopens it", app.key(Action::Reopen))
             }
         )),
-        StepStatus::Pending | StepStatus::Blocked if rerun => {
-            refuse(format!("`{step}` has not run yet: Enter runs it"))
-        }
+        StepStatus::Pending | StepStatus::Blocked if rerun => refuse(format!(
+            "`{step}` has not run yet: {} runs it",
+            app.key(Action::Act)
+        )),
         _ => None,
     };
     if flash.is_some() {
@@ -320,6 +356,33 @@ fn start(app: &mut App, rerun: bool) -> Vec<Effect> {
         return Vec::new();
     }
     confirm_then_start(app, step, None)
+}
+
+/// What Enter says in a rehearsal: the command(s) the step would run, as written.
+fn rehearsal_text(app: &App, step: &str) -> String {
+    let commands: Vec<String> = match app.runbook.step(step) {
+        Some(def) if def.kind() == StepKind::Backup => backups_of(app, step)
+            .iter()
+            .filter_map(|b| {
+                app.runbook
+                    .file
+                    .backups
+                    .iter()
+                    .find(|d| d.id.get_ref() == b)
+            })
+            .map(|d| d.run.clone())
+            .collect(),
+        Some(def) => def.run.iter().map(|r| r.get_ref().clone()).collect(),
+        None => Vec::new(),
+    };
+    let shown = commands
+        .iter()
+        .map(|c| c.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect::<Vec<_>>()
+        .join(" ; ");
+    format!(
+        "rehearsal: nothing runs ({shown}). The command is shown in the step pane; d marks it done by hand"
+    )
 }
 
 fn needs_confirmation(app: &App, step: &str) -> bool {
@@ -358,6 +421,12 @@ fn start_effects(
     step: String,
     override_reason: Option<(Vec<String>, String)>,
 ) -> Vec<Effect> {
+    // Every path to a spawn ends here (dialogs included), so this is where a rehearsal
+    // is held to its promise that nothing runs.
+    if app.run.rehearsal {
+        app.view.flash = Some(Flash::info(rehearsal_text(app, &step)));
+        return Vec::new();
+    }
     let Some(state) = app.run.step(&step) else {
         return Vec::new();
     };
@@ -549,8 +618,10 @@ fn on_exit(app: &mut App, task: TaskId, exit: ExitRecord, detached: bool) -> Vec
                 });
             app.view.flash = Some(notice(if offers_rollback {
                 format!(
-                    "`{}` failed{when}: {how}. Its runbook says roll back: R starts the rollback (asks why), r runs it again",
-                    task.id
+                    "`{}` failed{when}: {how}. Its runbook says roll back: {} starts the rollback (asks why), {} runs it again",
+                    task.id,
+                    app.key(Action::Rollback),
+                    app.key(Action::Rerun)
                 )
             } else {
                 format!("`{}` finished{when}: {how}", task.id)
@@ -637,8 +708,11 @@ fn on_lost(app: &mut App, task: TaskId, why: String) -> Vec<Effect> {
     match task.kind {
         TaskKind::Step => {
             app.view.flash = Some(Flash::warn(format!(
-                "`{}` interrupted: {why}. r runs it again, d marks it done, f marks it failed",
-                task.id
+                "`{}` interrupted: {why}. {} runs it again, {} marks it done, {} marks it failed",
+                task.id,
+                app.key(Action::Rerun),
+                app.key(Action::Done),
+                app.key(Action::MarkFailed)
             )));
             vec![Effect::Record(vec![Event::StepInterrupted {
                 step: task.id,
@@ -820,7 +894,9 @@ fn mark_done(app: &mut App) -> Vec<Effect> {
     let unmet = plan::unmet(&app.runbook, &app.run, &step);
     // A step whose run failed or is unknown, or whose backups are unverified, asks its
     // own question first; one typed reason then also covers an unmet gate.
+    // A rehearsal ran nothing, so there is no run or backup for a reason to explain.
     if !matches!(status, StepStatus::Done | StepStatus::Running)
+        && !app.run.rehearsal
         && let Some(mut why) = done_needs_reason(app, &step, status)
     {
         if gated && !unmet.is_empty() {

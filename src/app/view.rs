@@ -178,6 +178,11 @@ pub struct View {
     pub ascii: bool,
     /// `NO_COLOR`: state is still told by glyph and word, never by colour alone.
     pub no_color: bool,
+    /// The terminal takes 24-bit colour (`COLORTERM`, or `theme = "truecolor"`): the
+    /// theme draws RGB instead of the sixteen named colours. Off by default because
+    /// RGB sent to a terminal without it comes out as the wrong colours or as garbage;
+    /// `no_color` wins over it.
+    pub truecolor: bool,
     /// The latest attempt's output of each step, backup and verify, as far as loaded.
     pub outputs: BTreeMap<(TaskKind, String), TaskOutput>,
     /// Lines scrolled back from the end of the output; `None` follows new output.
@@ -219,6 +224,7 @@ impl View {
             journal_error: None,
             ascii,
             no_color,
+            truecolor: false,
             outputs: BTreeMap::new(),
             output_scroll: None,
             backup_selected: 0,

@@ -2,9 +2,9 @@
 //! turn of the verdict or an overdue update on the clock's tick, and finishing the
 //! session once the path being followed is settled.
 
-use super::App;
 use super::msg::{Effect, Flash};
 use super::view::{Dialog, Purpose};
+use super::{Action, App};
 use crate::run::context::format_in;
 use crate::run::window::{self, Verdict};
 use crate::runbook::Duration;
@@ -142,13 +142,24 @@ pub fn on_tick(app: &mut App) {
                 hhmm(ws.go_no_go),
                 ws.reserve
             )),
-            Verdict::GoNoGoPassed => Some(format!(
-                "GO/NO-GO PASSED at {}: a rollback no longer fits the window; decide now (R rolls back, e extends)",
+            // A watcher is told what happened, not which keys to press: it has none.
+            Verdict::GoNoGoPassed if app.watching.is_some() => Some(format!(
+                "GO/NO-GO PASSED at {}: a rollback no longer fits the window",
                 hhmm(ws.go_no_go)
             )),
+            Verdict::GoNoGoPassed => Some(format!(
+                "GO/NO-GO PASSED at {}: a rollback no longer fits the window; decide now ({} rolls back, {} extends)",
+                hhmm(ws.go_no_go),
+                app.key(Action::Rollback),
+                app.key(Action::Extend)
+            )),
+            Verdict::Overrun if app.watching.is_some() => {
+                Some(format!("window OVERRUN: it ended at {}", hhmm(ws.end)))
+            }
             Verdict::Overrun => Some(format!(
-                "window OVERRUN: it ended at {} (e extends it with a reason)",
-                hhmm(ws.end)
+                "window OVERRUN: it ended at {} ({} extends it with a reason)",
+                hhmm(ws.end),
+                app.key(Action::Extend)
             )),
         };
         if let Some(text) = text {
@@ -165,8 +176,17 @@ pub fn on_tick(app: &mut App) {
         && app.view.overdue_announced != Some(next.due)
     {
         app.view.overdue_announced = Some(next.due);
+        let keys = if app.watching.is_some() {
+            String::new()
+        } else {
+            format!(
+                ": {} drafts it, {} sends it",
+                app.key(Action::Message),
+                app.key(Action::Send)
+            )
+        };
         app.view.flash = Some(Flash::warn(format!(
-            "a stakeholder update was due at {}: m drafts it, S sends it",
+            "a stakeholder update was due at {}{keys}",
             hhmm(next.due)
         )));
     }

@@ -1,13 +1,16 @@
 //! One module per command. Each returns `Err(Failure)` with the message and the exit
 //! code the operator (or a script) sees.
 
+pub mod authoring;
 pub mod message;
 pub mod report;
 pub mod resume;
 pub mod start;
 pub mod status;
+pub mod tmux;
 pub mod tui;
 pub mod validate;
+pub mod watch;
 
 use std::fmt;
 
@@ -27,6 +30,8 @@ pub mod exit {
     pub const IO: u8 = 74;
     /// The session is held by another cutover.
     pub const LOCKED: u8 = 75;
+    /// The operator's config, keymap or `CUTOVER_LOG` is wrong.
+    pub const CONFIG: u8 = 78;
 }
 
 #[derive(Debug)]
@@ -86,12 +91,16 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
             vars,
             window_start,
             window_duration,
+            tmux,
+            dry_run,
         } => start::run(
             start::Source::File(runbook),
             &vars,
             window_start.as_deref(),
             window_duration.as_deref(),
             cli.ascii,
+            tmux,
+            dry_run,
         ),
         Command::Supervise { spec } => {
             // The supervisor has no terminal to talk to: everything it has to say goes
@@ -101,15 +110,35 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
                 code => Err(Failure::new(code, String::new())),
             }
         }
-        Command::Demo => start::run(start::Source::Demo, &[], None, None, cli.ascii),
+        Command::Init { path } => authoring::init(&path),
+        Command::Schema => authoring::schema(),
+        Command::Completions { shell } => authoring::completions(shell),
+        Command::Man => authoring::man(),
+        Command::Demo { tmux, dry_run } => start::run(
+            start::Source::Demo,
+            &[],
+            None,
+            None,
+            cli.ascii,
+            tmux,
+            dry_run,
+        ),
         Command::Resume { session } => resume::run(session.as_deref(), cli.ascii),
+        Command::Watch { session } => watch::run(session.as_deref(), cli.ascii),
         Command::Status { session, json } => status::status(session.as_deref(), json),
         Command::Sessions { all, json } => status::sessions(all, json),
         Command::Report {
             session,
             format,
             output,
-        } => report::run(session.as_deref(), &format, output.as_deref()),
+            suggest_estimates,
+        } => {
+            if suggest_estimates {
+                report::suggest_estimates(session.as_deref(), output.as_deref())
+            } else {
+                report::run(session.as_deref(), &format, output.as_deref())
+            }
+        }
         Command::Message { session, phase } => message::run(session.as_deref(), phase.as_deref()),
         Command::Validate { runbooks, strict } => {
             let mut out = std::io::stdout();
@@ -124,12 +153,18 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
     }
 }
 
-/// The state dir, or a failure that says how to set one.
+/// The state dir (`$CUTOVER_HOME`, else the config's `state_dir`, else the platform's),
+/// or a failure that says how to set one.
 pub fn store_root() -> Result<std::path::PathBuf, Failure> {
-    crate::session::Store::default_root().ok_or_else(|| {
+    store_root_in(&crate::config::load()?)
+}
+
+pub fn store_root_in(config: &crate::config::Config) -> Result<std::path::PathBuf, Failure> {
+    config.state_root().ok_or_else(|| {
         Failure::new(
             exit::CANT_CREATE,
-            "cannot find a home directory for the session store; set CUTOVER_HOME",
+            "cannot find a home directory for the session store; set CUTOVER_HOME \
+             or `state_dir` in the config",
         )
     })
 }

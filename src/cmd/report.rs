@@ -30,6 +30,10 @@ pub fn run(session: Option<&str>, format: &str, output: Option<&Path>) -> Result
     if !text.ends_with('\n') {
         text.push('\n');
     }
+    write_out(&text, output, &s.paths.id)
+}
+
+fn write_out(text: &str, output: Option<&Path>, id: &str) -> Result<(), Failure> {
     match output {
         Some(path) => {
             std::fs::write(path, text.as_bytes()).map_err(|e| {
@@ -37,7 +41,7 @@ pub fn run(session: Option<&str>, format: &str, output: Option<&Path>) -> Result
                     exit::CANT_CREATE,
                     format!(
                         "cannot write the report of session {} to {}: {e}",
-                        s.paths.id,
+                        id,
                         path.display()
                     ),
                 )
@@ -57,4 +61,25 @@ pub fn run(session: Option<&str>, format: &str, output: Option<&Path>) -> Result
             }
         }
     }
+}
+
+/// `report --suggest-estimates`: the runbook copy's estimates set from what the steps
+/// really took, as a diff. Nothing is written but the diff itself.
+pub fn suggest_estimates(session: Option<&str>, output: Option<&Path>) -> Result<(), Failure> {
+    use crate::report::suggest;
+    let s = read_session(session)?;
+    let found = suggest::suggestions(&s.runbook, &s.run, Timestamp::now());
+    if found.is_empty() {
+        eprintln!(
+            "session {}: every done step's estimate is within 10% of what it took",
+            s.paths.id
+        );
+        return Ok(());
+    }
+    let name = Path::new(&s.run.runbook_path).file_name().map_or_else(
+        || "runbook.toml".into(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let text = suggest::diff(&name, found);
+    write_out(&text, output, &s.paths.id)
 }

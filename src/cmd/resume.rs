@@ -2,7 +2,7 @@
 
 use jiff::Timestamp;
 
-use super::{Failure, exit, store_root, tui};
+use super::{Failure, exit, store_root_in, tui};
 use crate::app::App;
 use crate::runbook::{Runbook, sha256_hex};
 use crate::session::{Event, Record, SessionPaths, Store, StoreError, store::operator};
@@ -73,7 +73,8 @@ pub fn verified_runbook(paths: &SessionPaths, records: &[Record]) -> Result<Runb
 }
 
 pub fn run(session: Option<&str>, ascii: bool) -> Result<(), Failure> {
-    let store = Store::open(store_root()?)?;
+    let settings = tui::settings()?;
+    let store = Store::open(store_root_in(&settings.config)?)?;
     let id = match session {
         Some(id) => id.to_string(),
         None => latest_unfinished(&store)?,
@@ -81,7 +82,7 @@ pub fn run(session: Option<&str>, ascii: bool) -> Result<(), Failure> {
     let (paths, lock, mut journal, records, report) = store.open_session(&id)?;
     let runbook = verified_runbook(&paths, &records)?;
     tui::require_terminal()?;
-    tui::init_logging(&paths);
+    tui::init_logging(&paths, settings.log);
     if report.truncated_bytes > 0 {
         tracing::warn!(
             bytes = report.truncated_bytes,
@@ -100,6 +101,8 @@ pub fn run(session: Option<&str>, ascii: bool) -> Result<(), Failure> {
         .map_err(|e| Failure::new(exit::IO, e.to_string()))?;
     let mut all = records;
     all.push(resumed);
-    let app = App::new(runbook, &all, by, ascii, tui::no_color());
-    tui::drive(app, journal, &paths, lock)
+    let mut app = App::new(runbook, &all, by, ascii, settings.config.no_color());
+    app.keymap = settings.keymap;
+    app.view.truecolor = settings.config.truecolor();
+    tui::drive(app, journal, &paths, lock, &settings.config)
 }

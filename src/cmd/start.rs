@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use jiff::Timestamp;
 
-use super::{Failure, exit, store_root, tui};
+use super::{Failure, exit, store_root_in, tmux, tui};
 use crate::app::App;
 use crate::runbook::{Duration, Runbook};
 use crate::session::{Event, Store, WindowSpec, store::operator};
@@ -24,7 +24,10 @@ pub fn run(
     window_start: Option<&str>,
     window_duration: Option<&str>,
     ascii: bool,
+    in_tmux: bool,
+    rehearsal: bool,
 ) -> Result<(), Failure> {
+    let settings = tui::settings()?;
     let runbook = match &source {
         Source::File(path) => Runbook::load(path)?,
         Source::Demo => Runbook::parse(DEMO_ORIGIN, DEMO_RUNBOOK)?,
@@ -34,11 +37,29 @@ pub fn run(
         .map_err(|m| Failure::new(exit::USAGE, m))?;
     let now = Timestamp::now();
     let window = resolve_window(&runbook, window_start, window_duration, now)?;
+    // Decided before the store is touched, so a missing tmux leaves nothing behind.
+    let plan = if in_tmux {
+        let stem = match &source {
+            Source::File(p) => p
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            Source::Demo => "demo".to_string(),
+        };
+        tmux::plan(&stem)?
+    } else {
+        tmux::Plan::Here
+    };
 
-    let store = Store::open(store_root()?)?;
+    let store = Store::open(store_root_in(&settings.config)?)?;
     tui::require_terminal()?;
+    // Everything that can be refused was checked out here, where the operator reads it;
+    // inside tmux an early error would vanish with the session.
+    if let tmux::Plan::Reexec { tmux, session } = plan {
+        return Err(tmux::reexec(&tmux, &session));
+    }
     let (paths, lock, mut journal) = store.create_session(now, &runbook.source)?;
-    tui::init_logging(&paths);
+    tui::init_logging(&paths, settings.log);
     let by = operator();
     let origin = match &source {
         Source::File(p) => std::fs::canonicalize(p)
@@ -58,14 +79,17 @@ pub fn run(
                 vars,
                 window,
                 cutover_version: env!("CARGO_PKG_VERSION").to_string(),
+                rehearsal,
             },
         )
         .map_err(|e| {
             store.discard_empty(&paths);
             Failure::new(exit::IO, e.to_string())
         })?;
-    let app = App::new(runbook, &[started], by, ascii, tui::no_color());
-    tui::drive(app, journal, &paths, lock)
+    let mut app = App::new(runbook, &[started], by, ascii, settings.config.no_color());
+    app.keymap = settings.keymap;
+    app.view.truecolor = settings.config.truecolor();
+    tui::drive(app, journal, &paths, lock, &settings.config)
 }
 
 /// The window from the command line, else the runbook, else "starts now".

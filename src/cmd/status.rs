@@ -41,7 +41,16 @@ pub fn status(session: Option<&str>, json: bool) -> Result<(), Failure> {
     }
     let tz = &status.window.timezone;
     let mut out = String::new();
-    let _ = writeln!(out, "session   {}", status.session);
+    let _ = writeln!(
+        out,
+        "session   {}{}",
+        status.session,
+        if status.rehearsal {
+            " (REHEARSAL: nothing is executed)"
+        } else {
+            ""
+        }
+    );
     let _ = writeln!(
         out,
         "runbook   {} ({})",

@@ -90,6 +90,10 @@ impl Md {
 
     fn header(&mut self, r: &Report) {
         self.heading(1, &format!("Change record: {}", esc(&r.runbook.title)));
+        if r.rehearsal {
+            self.line("**Rehearsal: nothing was executed**");
+            self.blank();
+        }
         self.item("Session", code(&r.session));
         self.item("Runbook", code(&r.runbook.path));
         self.item("Runbook sha256", code(&r.runbook.sha256));

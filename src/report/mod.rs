@@ -10,6 +10,7 @@
 //! Field names are a promise to scripts, like `status --json`: add fields, never rename.
 
 pub mod markdown;
+pub mod suggest;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -69,6 +70,8 @@ impl From<Option<Outcome>> for Ending {
 pub struct Report {
     pub schema: u32,
     pub session: String,
+    /// A dry run (`run --dry-run`): nothing was executed.
+    pub rehearsal: bool,
     pub runbook: RunbookInfo,
     pub started_at: Option<Timestamp>,
     pub started_by: String,
@@ -262,6 +265,7 @@ pub fn build(runbook: &Runbook, records: &[Record], run: &RunState, now: Timesta
     Report {
         schema: SCHEMA,
         session: run.session.clone(),
+        rehearsal: run.rehearsal,
         runbook: RunbookInfo {
             title: runbook.title().to_string(),
             path: run.runbook_path.clone(),
@@ -499,7 +503,7 @@ fn locate(runbook: &Runbook, run: &RunState, backup: &str, path: &Path) -> PathB
     if path.is_absolute() {
         return path.to_path_buf();
     }
-    crate::runner::watch::spec_for(runbook, run, &TaskId::backup(backup, 1))
+    crate::runner::watch::spec_for(runbook, run, &TaskId::backup(backup, 1), None)
         .and_then(|spec| spec.workdir)
         .map_or_else(|| path.to_path_buf(), |dir| dir.join(path))
 }

@@ -15,6 +15,8 @@ pub const SCHEMA: u32 = 1;
 pub struct Status {
     pub schema: u32,
     pub session: String,
+    /// A dry run (`run --dry-run`): nothing was executed.
+    pub rehearsal: bool,
     pub runbook: RunbookInfo,
     pub started_at: Option<Timestamp>,
     pub started_by: String,
@@ -175,6 +177,7 @@ pub fn status(
     Status {
         schema: SCHEMA,
         session: run.session.clone(),
+        rehearsal: run.rehearsal,
         runbook: RunbookInfo {
             title: runbook.title().to_string(),
             path: run.runbook_path.clone(),

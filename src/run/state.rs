@@ -230,6 +230,8 @@ pub struct RunState {
     pub started_by: String,
     pub vars: BTreeMap<String, String>,
     pub window: WindowState,
+    /// A dry run: the view never starts a command, a backup or a send.
+    pub rehearsal: bool,
     /// In runbook order.
     pub steps: Vec<StepState>,
     pub backups: Vec<BackupState>,
@@ -304,6 +306,7 @@ impl RunState {
                 timezone: "UTC".into(),
                 extended_by: Duration::ZERO,
             },
+            rehearsal: false,
             steps,
             backups,
             downtime_started: None,
@@ -373,8 +376,10 @@ impl RunState {
                 runbook_sha256,
                 vars,
                 window,
+                rehearsal,
                 ..
             } => {
+                self.rehearsal = *rehearsal;
                 self.session = session.clone();
                 self.runbook_path = runbook_path.clone();
                 self.runbook_sha256 = runbook_sha256.clone();

@@ -120,6 +120,31 @@ impl Serialize for Duration {
     }
 }
 
+/// The human forms runbooks use: one or more numbers each with a unit, e.g. `90s`, `10m`,
+/// `1h30m`, `2h 15m`, `1 hour`. `Duration::parse` accepts a little more (ISO 8601, units
+/// below a second), which a runbook has no use for; the test below keeps the two in step
+/// on everything a runbook is likely to hold.
+pub const DURATION_PATTERN: &str = r"^\s*([0-9]+(\.[0-9]+)?\s*(hours|hour|hrs|hr|h|minutes|minute|mins|min|m|seconds|second|secs|sec|s)\s*,?\s*)+$";
+
+impl schemars::JsonSchema for Duration {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Duration".into()
+    }
+
+    fn schema_id() -> std::borrow::Cow<'static, str> {
+        concat!(module_path!(), "::Duration").into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": DURATION_PATTERN,
+            "description": "A duration with units, e.g. `90s`, `10m`, `1h30m` (a bare number is refused).",
+            "examples": ["90s", "10m", "1h30m"]
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,6 +170,36 @@ mod tests {
         for text in ["1h30m", "45m", "1m30s", "0s", "4h"] {
             let d = Duration::parse(text).unwrap();
             assert_eq!(d.to_string(), text);
+        }
+    }
+
+    #[test]
+    fn schema_pattern_agrees_with_parse() {
+        let pattern = regex::Regex::new(DURATION_PATTERN).unwrap();
+        let accepted = [
+            "90s",
+            "10m",
+            "1h30m",
+            "2h 15m",
+            "4h",
+            " 45m ",
+            "1h, 30m",
+            "1 hour",
+            "2 hours",
+            "30 minutes",
+            "1min",
+            "10 secs",
+            "1.5h",
+            "1h30m15s",
+        ];
+        let refused = ["10", "", "ten minutes", "-5m", "5 m ago", "h", "1x", "5mm"];
+        for text in accepted {
+            assert!(Duration::parse(text).is_ok(), "parse refuses {text:?}");
+            assert!(pattern.is_match(text), "the schema refuses {text:?}");
+        }
+        for text in refused {
+            assert!(Duration::parse(text).is_err(), "parse accepts {text:?}");
+            assert!(!pattern.is_match(text), "the schema accepts {text:?}");
         }
     }
 }

@@ -5,6 +5,7 @@ pub mod diagnostic;
 pub mod duration;
 pub mod estimate;
 pub mod model;
+pub mod schema;
 pub mod template;
 pub mod validate;
 

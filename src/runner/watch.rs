@@ -452,9 +452,19 @@ pub fn running_tasks(runbook: &Runbook, run: &RunState) -> Vec<TaskId> {
     out
 }
 
+/// The shell when neither the step (or backup), the runbook nor the operator's config
+/// names one.
+pub const DEFAULT_SHELL: &str = "/bin/sh";
+
 /// What to run for `task`, from the verified runbook and the session's variables. The
-/// command comes from the runbook copy, never from the journal.
-pub fn spec_for(runbook: &Runbook, run: &RunState, task: &TaskId) -> Option<TaskSpec> {
+/// command comes from the runbook copy, never from the journal. `default_shell` (the
+/// config's `shell`) stands in for [`DEFAULT_SHELL`].
+pub fn spec_for(
+    runbook: &Runbook,
+    run: &RunState,
+    task: &TaskId,
+    default_shell: Option<&str>,
+) -> Option<TaskSpec> {
     let header = &runbook.file.runbook;
     let (command, shell, workdir, timeout, grace, expect, step_id) = match task.kind {
         TaskKind::Step => {
@@ -496,7 +506,7 @@ pub fn spec_for(runbook: &Runbook, run: &RunState, task: &TaskId) -> Option<Task
     };
     let shell = shell
         .or_else(|| header.shell.clone())
-        .unwrap_or_else(|| "/bin/sh".to_string());
+        .unwrap_or_else(|| default_shell.unwrap_or(DEFAULT_SHELL).to_string());
     let workdir = workdir.or_else(|| header.workdir.clone()).map(|w| {
         let p = PathBuf::from(&w);
         // A relative workdir means relative to the runbook file, wherever cutover was

@@ -36,6 +36,9 @@ pub enum Event {
         vars: BTreeMap<String, String>,
         window: WindowSpec,
         cutover_version: String,
+        /// A dry run: nothing is executed, steps are only walked and marked by hand.
+        #[serde(default, skip_serializing_if = "is_false")]
+        rehearsal: bool,
     },
     SessionResumed {
         pid: u32,

@@ -4,7 +4,9 @@
 pub mod event;
 pub mod journal;
 pub mod store;
+pub mod tail;
 
 pub use event::{Event, Outcome, Record, WindowSpec};
 pub use journal::{Journal, JournalError};
 pub use store::{SessionLock, SessionPaths, Store, StoreError};
+pub use tail::{JournalTail, TailError};

@@ -264,6 +264,74 @@ impl Store {
     }
 }
 
+/// Who drives the session now, read from its lock file *without* taking the lock: a
+/// watcher probing it, even for a moment, could make a `resume` at that instant fail.
+/// The lock file outlives its holder, so the pid it names must still be alive.
+pub fn driver(paths: &SessionPaths) -> Option<String> {
+    let text = std::fs::read_to_string(paths.lock()).unwrap_or_default();
+    let text = text.trim();
+    let named = holder_pid(text);
+    match flock_holder(&paths.lock()) {
+        // The kernel's own record: exact, and immune to a reused pid.
+        Some(Some(pid)) if named == Some(pid) => Some(text.to_string()),
+        // Caught between the lock being taken and the file being rewritten.
+        Some(Some(pid)) => Some(format!("another cutover process, pid {pid}")),
+        Some(None) => None,
+        // No /proc/locks to ask: the pid the file names, if it still lives.
+        None => named
+            .filter(|&pid| pid_alive(pid))
+            .map(|_| text.to_string()),
+    }
+}
+
+/// Who holds an flock on `path`, from `/proc/locks`: `Some(None)` when nobody does,
+/// `None` when it cannot be told (no /proc). Reading it takes no lock.
+fn flock_holder(path: &Path) -> Option<Option<i32>> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).ok()?;
+    let locks = std::fs::read_to_string("/proc/locks").ok()?;
+    Some(parse_proc_locks(
+        &locks,
+        libc::major(meta.dev()),
+        libc::minor(meta.dev()),
+        meta.ino(),
+    ))
+}
+
+/// The pid of the FLOCK entry on device `major:minor`, inode `ino`. Lines look like
+/// `1: FLOCK  ADVISORY  WRITE 4242 08:01:1234 0 EOF`; waiters (`1: -> FLOCK …`) hold
+/// nothing and are skipped.
+fn parse_proc_locks(text: &str, major: u32, minor: u32, ino: u64) -> Option<i32> {
+    text.lines().find_map(|line| {
+        let mut fields = line.split_whitespace().skip(1);
+        if fields.next()? != "FLOCK" {
+            return None;
+        }
+        let pid: i32 = fields.nth(2)?.parse().ok()?;
+        let mut id = fields.next()?.split(':');
+        let maj = u32::from_str_radix(id.next()?, 16).ok()?;
+        let min = u32::from_str_radix(id.next()?, 16).ok()?;
+        let inode: u64 = id.next()?.parse().ok()?;
+        (maj == major && min == minor && inode == ino).then_some(pid)
+    })
+}
+
+/// The pid in `user@host, pid N, since …`, as [`lock`] writes it.
+fn holder_pid(text: &str) -> Option<i32> {
+    text.split(',')
+        .map(str::trim)
+        .find_map(|part| part.strip_prefix("pid "))
+        .and_then(|n| n.trim().parse::<i32>().ok())
+        .filter(|&n| n > 0)
+}
+
+fn pid_alive(pid: i32) -> bool {
+    // SAFETY: kill(2) with signal 0 only checks whether the process exists; it sends
+    // nothing and has no memory-safety preconditions.
+    let rc = unsafe { libc::kill(pid, 0) };
+    rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
 fn describe_holder(text: &str) -> String {
     let text = text.trim();
     if text.is_empty() {
@@ -383,6 +451,46 @@ impl SessionPaths {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_driver_is_read_without_the_lock_and_only_while_alive() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().to_path_buf()).unwrap();
+        let (paths, lock, _j) = store.create_session(Timestamp::now(), "x").unwrap();
+        let d = driver(&paths).expect("the lock holder (this process) drives it");
+        assert!(d.contains(&format!("pid {}", std::process::id())), "{d}");
+        // Reading who drives did not take the lock: it is still exclusively ours, and
+        // once released anyone can take it.
+        assert!(matches!(
+            store.open_session(&paths.id),
+            Err(StoreError::Locked { .. })
+        ));
+        drop(lock);
+        // The file stays behind naming a pid; a lock nobody holds means no driver, even
+        // when the pid it names is alive (reused by another process: here, this one).
+        std::fs::write(paths.lock(), "ghost@host, pid 2147483646, since then").unwrap();
+        assert_eq!(driver(&paths), None);
+        let me = format!("ghost@host, pid {}, since then", std::process::id());
+        std::fs::write(paths.lock(), &me).unwrap();
+        assert_eq!(
+            driver(&paths),
+            None,
+            "a live pid without the lock drives nothing"
+        );
+        let locks = "1: POSIX  ADVISORY  WRITE 99 08:01:77 0 EOF\n\
+                     2: FLOCK  ADVISORY  WRITE 4242 fd:01:1234 0 EOF\n\
+                     2: -> FLOCK  ADVISORY  WRITE 5555 fd:01:1234 0 EOF\n";
+        assert_eq!(parse_proc_locks(locks, 0xfd, 1, 1234), Some(4242));
+        assert_eq!(parse_proc_locks(locks, 0xfd, 1, 1235), None);
+        assert_eq!(
+            parse_proc_locks(locks, 8, 1, 77),
+            None,
+            "POSIX locks are not ours"
+        );
+        assert_eq!(holder_pid("a@b, pid 12, since x"), Some(12));
+        assert_eq!(holder_pid("a@b, since x"), None);
+        assert_eq!(holder_pid("a@b, pid -1"), None);
+    }
 
     #[test]
     fn second_lock_is_refused_naming_the_holder() {

@@ -1,6 +1,8 @@
 //! The selected step in full: what it is, why it is blocked, the callout, its notes.
 
 use jiff::Timestamp;
+
+use crate::app::Action;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -87,10 +89,18 @@ pub fn render(frame: &mut Frame, app: &App, th: Theme, now: Timestamp, area: Rec
             style,
         )));
         if status == StepStatus::Interrupted {
-            lines.push(Line::from(Span::styled(
-                "its outcome is unknown: r runs it again, d marks it done, f marks it failed",
-                th.warn(),
-            )));
+            let what = if app.watching.is_some() {
+                "its outcome is unknown: the driver runs it again or marks it done or failed"
+                    .to_string()
+            } else {
+                format!(
+                    "its outcome is unknown: {} runs it again, {} marks it done, {} marks it failed",
+                    app.key(Action::Rerun),
+                    app.key(Action::Done),
+                    app.key(Action::MarkFailed)
+                )
+            };
+            lines.push(Line::from(Span::styled(what, th.warn())));
         }
     }
     if let Some(reason) = &state.failed_reason {

@@ -251,7 +251,10 @@ pub fn render(
         prompt_area,
     );
     frame.render_widget(Paragraph::new(preview), preview_area);
-    frame.render_widget(&dialog.editor, editor_area);
+    // A copy, so the selection takes the theme's style without touching the dialog.
+    let mut editor = dialog.editor.clone();
+    editor.set_selection_style(th.text_selection());
+    frame.render_widget(&editor, editor_area);
     frame.render_widget(
         Line::from(Span::styled("enter confirm · ctrl-g cancel", th.muted())),
         help_area,

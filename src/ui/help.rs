@@ -102,7 +102,11 @@ fn row(th: Theme, keys: &[String], describe: &str) -> Line<'static> {
 
 /// The table, with the editor keys on one line when `compact`.
 fn lines(app: &App, th: Theme, compact: bool) -> Vec<Line<'static>> {
-    let bindings = app.keymap.bindings();
+    let mut bindings = app.keymap.bindings();
+    // A watcher is shown only the keys that work for it.
+    if app.watching.is_some() {
+        bindings.retain(|(a, _)| a.only_looks());
+    }
     let keys_of = |a: Action| {
         bindings
             .iter()
@@ -146,7 +150,11 @@ fn lines(app: &App, th: Theme, compact: bool) -> Vec<Line<'static>> {
             continue;
         }
         let keys: Vec<String> = keys.iter().map(ToString::to_string).collect();
-        out.push(row(th, &keys, action.describe()));
+        let describe = match action {
+            Action::Quit if app.watching.is_some() => "stop watching (the session goes on)",
+            _ => action.describe(),
+        };
+        out.push(row(th, &keys, describe));
     }
     out
 }
@@ -167,10 +175,12 @@ pub fn render(frame: &mut Frame, app: &App, th: Theme, area: Rect) {
         )));
     }
     // The footer rides in the bottom border so every key fits in 80x24.
-    let footer = Span::styled(
-        " any key closes · text box: enter confirms, ctrl-g cancels ",
-        th.muted(),
-    );
+    let footer = if app.watching.is_some() {
+        " any key closes · read-only view: the driver's screen acts "
+    } else {
+        " any key closes · text box: enter confirms, ctrl-g cancels "
+    };
+    let footer = Span::styled(footer, th.muted());
     let widest = table.iter().map(Line::width).max().unwrap_or(0);
     let width = ((widest.max(footer.width()) + 3) as u16).min(area.width);
     let height = (table.len() as u16 + 2).min(area.height);

@@ -125,9 +125,11 @@ pub fn render(frame: &mut Frame, app: &App, th: Theme, now: Timestamp, area: Rec
     match opened {
         // Typing: the editor itself, with its cursor.
         Some(d) if app.view.editing => {
-            // A copy, so the pane can set wrapping without touching the operator's draft.
+            // A copy, so the pane can set wrapping and the theme's selection style
+            // without touching the operator's draft.
             let mut editor = d.editor.clone();
             editor.set_wrap_mode(WrapMode::WordOrGlyph);
+            editor.set_selection_style(th.text_selection());
             frame.render_widget(&editor, text_area);
         }
         // Not typing: the draft's text laid out like the live one, wrapped at spaces

@@ -30,7 +30,7 @@ const WIDE_WIDTH: u16 = 100;
 const WIDE_HEIGHT: u16 = 30;
 
 pub fn theme(app: &App) -> Theme {
-    Theme::new(app.view.no_color, app.view.ascii)
+    Theme::new(app.view.no_color, app.view.ascii).with_truecolor(app.view.truecolor)
 }
 
 pub fn render(frame: &mut Frame, app: &App, now: Timestamp) {
@@ -159,14 +159,33 @@ pub fn pane_block(th: Theme, title: &str, focused: bool) -> Block<'static> {
 
 fn render_header(frame: &mut Frame, app: &App, th: Theme, area: Rect) {
     let width = area.width as usize;
-    let right = format!("{} ", app.operator);
+    // Watching, the name that matters is the driver's: who is acting on the session.
+    // The leading space keeps it apart from a title cut short on its left.
+    let right = match &app.watching {
+        None => format!(" {} ", app.operator),
+        Some(w) if w.stopped.is_some() => " not following ".to_string(),
+        Some(w) => match &w.driver {
+            Some(d) => format!(" driven by {} ", clean(&driver_name(d))),
+            None => " nobody drives it now ".to_string(),
+        },
+    };
     // Pieces in order of importance: each is added only if it still fits, so a narrow
     // terminal loses the session id before it loses the versions.
     let mut pieces: Vec<(u8, Span<'static>)> = vec![
         (0, Span::styled(" cutover", th.heading())),
         (0, Span::raw(th.sep())),
-        (0, Span::styled(clean(app.runbook.title()), th.heading())),
     ];
+    if app.watching.is_some() {
+        // First, so it is never the piece a narrow terminal loses.
+        pieces.push((0, Span::styled("WATCHING (read-only)", th.warn())));
+        pieces.push((0, Span::raw(th.sep())));
+    }
+    pieces.extend([(0, Span::styled(clean(app.runbook.title()), th.heading()))]);
+    if app.run.rehearsal {
+        // A word, not a colour: it must read the same on a monochrome terminal.
+        pieces.push((0, Span::raw(th.sep())));
+        pieces.push((0, Span::styled("REHEARSAL", th.heading())));
+    }
     if let (Some(from), Some(to)) = (
         app.run.vars.get("FROM_VERSION"),
         app.run.vars.get("TO_VERSION"),
@@ -206,13 +225,30 @@ fn render_header(frame: &mut Frame, app: &App, th: Theme, area: Rect) {
     frame.render_widget(Line::from(right).right_aligned(), r);
 }
 
+/// `alice@jump1 (pid 4242)` from the lock's `alice@jump1, pid 4242, since …`.
+fn driver_name(lock: &str) -> String {
+    let mut parts = lock.split(',').map(str::trim);
+    let who = parts.next().unwrap_or(lock);
+    match parts.find(|p| p.starts_with("pid ")) {
+        Some(pid) => format!("{who} ({pid})"),
+        None => who.to_string(),
+    }
+}
+
 fn render_status(frame: &mut Frame, app: &App, th: Theme, area: Rect) {
-    let (saved, saved_style) = match &app.view.journal_error {
-        Some(_) => (
+    let stopped = app.watching.as_ref().and_then(|w| w.stopped.as_ref());
+    let (saved, saved_style) = match (&app.view.journal_error, &app.watching) {
+        // A watcher saves nothing: it says how far it has read.
+        (_, Some(_)) if stopped.is_some() => (
+            " NOT FOLLOWING ".to_string(),
+            th.bad().add_modifier(ratatui::style::Modifier::REVERSED),
+        ),
+        (_, Some(_)) => (format!(" read #{} ", app.run.last_seq), th.ok()),
+        (Some(_), None) => (
             " NOT SAVED ".to_string(),
             th.bad().add_modifier(ratatui::style::Modifier::REVERSED),
         ),
-        None => (format!(" saved #{} ", app.run.last_seq), th.ok()),
+        (None, None) => (format!(" saved #{} ", app.run.last_seq), th.ok()),
     };
     let [l, r] = Layout::horizontal([
         Constraint::Fill(1),
@@ -220,6 +256,10 @@ fn render_status(frame: &mut Frame, app: &App, th: Theme, area: Rect) {
     ])
     .areas(area);
     let left = match (&app.view.journal_error, &app.view.flash) {
+        (_, None) if let Some(why) = stopped => Line::from(Span::styled(
+            format!(" NOT FOLLOWING: {}", clean(why)),
+            th.bad(),
+        )),
         (Some(err), _) => Line::from(Span::styled(
             format!(" STATE NOT SAVED: {}", clean(err)),
             th.bad(),
@@ -270,6 +310,27 @@ fn hint_order(app: &App) -> (Vec<Hint>, Vec<Action>) {
             .next()
             .map(|k| k.to_string())
     };
+    if app.watching.is_some() && !app.view.timeline {
+        return (
+            vec![
+                Hint::labelled(Action::Down, "select"),
+                Hint::of(Action::FocusNext),
+                Hint::of(Action::OpenLog),
+                Hint::of(Action::ScrollUp),
+                Hint::of(Action::Timeline),
+                Hint::of(Action::Help),
+                Hint::of(Action::Quit),
+            ],
+            vec![
+                Action::ScrollUp,
+                Action::OpenLog,
+                Action::Timeline,
+                Action::FocusNext,
+                Action::Down,
+                Action::Help,
+            ],
+        );
+    }
     if app.view.editing {
         return (
             vec![

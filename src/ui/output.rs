@@ -3,14 +3,14 @@
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui::style::{Color as TuiColor, Modifier, Style};
+use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::pane_block;
 use super::theme::Theme;
 use crate::app::App;
-use crate::runner::sanitize::{Color, OutLine, Sgr};
+use crate::runner::sanitize::{OutLine, Sgr};
 
 pub fn render(frame: &mut Frame, app: &App, th: Theme, area: Rect, focused: bool) {
     let task = app.shown_task();
@@ -74,8 +74,9 @@ pub fn render(frame: &mut Frame, app: &App, th: Theme, area: Rect, focused: bool
     if first == 0 && out.ring.dropped() > 0 {
         lines.push(Line::from(Span::styled(
             format!(
-                "… {} earlier lines are only in the log (l opens it)",
-                out.ring.dropped()
+                "… {} earlier lines are only in the log ({} opens it)",
+                out.ring.dropped(),
+                app.key(crate::app::Action::OpenLog)
             ),
             th.muted(),
         )));
@@ -83,7 +84,7 @@ pub fn render(frame: &mut Frame, app: &App, th: Theme, area: Rect, focused: bool
     }
     for i in first..end {
         if let Some(l) = out.ring.get(i) {
-            lines.push(to_line(l, th.color));
+            lines.push(to_line(l, th));
         }
     }
     frame.render_widget(Paragraph::new(lines), inner);
@@ -115,9 +116,9 @@ fn attempt_outcome(app: &App, task: &crate::runner::TaskId) -> Option<String> {
     })
 }
 
-/// A sanitized line as spans; with colour off, the text alone.
-pub fn to_line(line: &OutLine, color: bool) -> Line<'static> {
-    if !color || line.styles.is_empty() {
+/// A sanitized line as spans in the theme's palette; with colour off, the text alone.
+pub fn to_line(line: &OutLine, th: Theme) -> Line<'static> {
+    if !th.color() || line.styles.is_empty() {
         return Line::from(line.text.clone());
     }
     let mut spans = Vec::with_capacity(line.styles.len() + 1);
@@ -136,18 +137,18 @@ pub fn to_line(line: &OutLine, color: bool) -> Line<'static> {
         if let Some(text) = line.text.get(*start..stop.max(*start))
             && !text.is_empty()
         {
-            spans.push(Span::styled(text.to_string(), style(*sgr)));
+            spans.push(Span::styled(text.to_string(), style(*sgr, th)));
         }
     }
     Line::from(spans)
 }
 
-fn style(s: Sgr) -> Style {
+fn style(s: Sgr, th: Theme) -> Style {
     let mut st = Style::default();
-    if let Some(c) = color(s.fg) {
+    if let Some(c) = th.output_color(s.fg) {
         st = st.fg(c);
     }
-    if let Some(c) = color(s.bg) {
+    if let Some(c) = th.output_color(s.bg) {
         st = st.bg(c);
     }
     let flags = [
@@ -163,30 +164,4 @@ fn style(s: Sgr) -> Style {
         }
     }
     st
-}
-
-fn color(c: Color) -> Option<TuiColor> {
-    Some(match c {
-        Color::Default => return None,
-        Color::Ansi(n) => match n {
-            0 => TuiColor::Black,
-            1 => TuiColor::Red,
-            2 => TuiColor::Green,
-            3 => TuiColor::Yellow,
-            4 => TuiColor::Blue,
-            5 => TuiColor::Magenta,
-            6 => TuiColor::Cyan,
-            7 => TuiColor::Gray,
-            8 => TuiColor::DarkGray,
-            9 => TuiColor::LightRed,
-            10 => TuiColor::LightGreen,
-            11 => TuiColor::LightYellow,
-            12 => TuiColor::LightBlue,
-            13 => TuiColor::LightMagenta,
-            14 => TuiColor::LightCyan,
-            _ => TuiColor::White,
-        },
-        Color::Indexed(n) => TuiColor::Indexed(n),
-        Color::Rgb(r, g, b) => TuiColor::Rgb(r, g, b),
-    })
 }

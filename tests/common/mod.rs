@@ -3,9 +3,13 @@
 //! binary without one (for the script-facing commands and error paths).
 //!
 //! Every process gets its own `CUTOVER_HOME`, `TERM=xterm-256color`, no `NO_COLOR`, and a
-//! fixed `USER`/`LOGNAME` so the lock holder (`user@host, pid N`) is predictable.
+//! fixed `USER`/`LOGNAME` so the lock holder (`user@host, pid N`) is predictable. Its
+//! config directory is one that does not exist, so the defaults apply whatever the
+//! developer's own `~/.config/cutover` says.
 
 #![allow(dead_code)]
+
+pub mod multiplexer;
 
 use std::ffi::OsStr;
 use std::io::{Read, Write};
@@ -18,6 +22,11 @@ use std::time::{Duration, Instant};
 use portable_pty::{Child, CommandBuilder, MasterPty, PtySize, native_pty_system};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_cutover");
+
+/// Never created: no `config.toml`, no `keymap.toml`.
+pub fn no_config_dir() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("no-cutover-config")
+}
 /// The user every test process runs as (the `user` of `user@host`).
 pub const USER: &str = "e2e-operator";
 /// Generous: a loaded 2-core CI machine builds other crates while these run.
@@ -143,13 +152,25 @@ pub struct Output {
 
 /// Runs the binary with `CUTOVER_HOME=home`, stdin /dev/null and piped output.
 pub fn run_with_home<S: AsRef<OsStr>>(home: &OsStr, args: &[S]) -> Output {
+    run_with_env(home, args, &[])
+}
+
+/// Like [`run_with_home`], with `env` set on top (e.g. another `CUTOVER_CONFIG_DIR`).
+pub fn run_with_env<S: AsRef<OsStr>>(home: &OsStr, args: &[S], env: &[(&str, &OsStr)]) -> Output {
     let mut cmd = Command::new(BIN);
     cmd.args(args)
         .env("CUTOVER_HOME", home)
+        .env("CUTOVER_CONFIG_DIR", no_config_dir())
+        .env_remove("CUTOVER_LOG")
         .env("TERM", "xterm-256color")
         .env("USER", USER)
         .env("LOGNAME", USER)
         .env_remove("NO_COLOR")
+        .env_remove("COLORTERM")
+        .env_remove("TMUX")
+        .env_remove("TMUX_PANE")
+        .env_remove("STY")
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -232,10 +253,20 @@ impl Pty {
     fn spawn(mut cmd: CommandBuilder, home: &Home, cols: u16, rows: u16) -> Pty {
         cmd.cwd(home.path());
         cmd.env("CUTOVER_HOME", home.state());
+        cmd.env("CUTOVER_CONFIG_DIR", no_config_dir());
+        cmd.env_remove("CUTOVER_LOG");
         cmd.env("TERM", "xterm-256color");
         cmd.env("USER", USER);
         cmd.env("LOGNAME", USER);
         cmd.env_remove("NO_COLOR");
+        // The 16-colour default, whatever terminal the tests are run from; tests/theme.rs
+        // sets it where it matters.
+        cmd.env_remove("COLORTERM");
+        // Run from inside tmux or screen, the binary would copy into the developer's own
+        // clipboard and skip the SSH notice; the tests that want a multiplexer start one.
+        for var in ["TMUX", "TMUX_PANE", "STY"] {
+            cmd.env_remove(var);
+        }
         let size = PtySize {
             rows,
             cols,
