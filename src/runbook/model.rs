@@ -62,6 +62,14 @@ pub struct Header {
     /// Where commands run, relative to the runbook file (default: where cutover was started).
     #[serde(default)]
     pub workdir: Option<String>,
+    /// Environment variables the commands need that must never be written down, e.g.
+    /// `["DB_PASSWORD"]`. Each is read from the environment cutover is started (and
+    /// resumed) in, which must set it to at least 4 characters; commands see it as
+    /// `$DB_PASSWORD`. Never journaled, never available to templates, and masked as
+    /// `****` in the output pane, messages and the report.
+    #[serde(default)]
+    #[schemars(schema_with = "schema::env_names")]
+    pub secrets: Vec<Spanned<String>>,
 }
 
 /// A version scheme for `FROM_VERSION` and `TO_VERSION`.

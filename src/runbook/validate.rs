@@ -41,6 +41,7 @@ pub fn validate(source: &str) -> Vec<Diagnostic> {
     checker.cycles();
     checker.window();
     checker.kinds();
+    checker.secrets();
     checker.templates();
     checker.versions();
     checker.estimates();
@@ -687,6 +688,77 @@ impl<'a> Checker<'a> {
         }
     }
 
+    // ---- secrets -----------------------------------------------------------------------
+
+    /// Secrets are environment variables: a name the shell can export, listed once, and
+    /// neither a runbook variable (whose value would be journaled and templated) nor one
+    /// cutover sets itself.
+    fn secrets(&mut self) {
+        let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+        for name in &self.file.runbook.secrets {
+            let text = name.get_ref().as_str();
+            let span = Some(name.span());
+            let shaped = text
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !shaped {
+                self.push(
+                    Diagnostic::error(
+                        format!("secret `{text}` is not an environment variable name"),
+                        span,
+                    )
+                    .with_help(
+                        "use letters, digits and `_`, starting with a letter or `_` (e.g. `DB_PASSWORD`)",
+                    ),
+                );
+                continue;
+            }
+            if let Some(first) = seen.insert(text, name.span().start) {
+                self.push(
+                    Diagnostic::error(format!("secret `{text}` is listed twice"), span).with_help(
+                        format!(
+                            "it is first listed on line {}; remove this one",
+                            line_col(self.source, first).0
+                        ),
+                    ),
+                );
+                continue;
+            }
+            if self.file.vars.contains_key(text) {
+                self.push(
+                    Diagnostic::error(
+                        format!("`{text}` is both a secret and a variable in [vars]"),
+                        span,
+                    )
+                    .with_help(
+                        "a variable's value is journaled and shown; remove it from [vars] and \
+                         export it before starting cutover instead",
+                    ),
+                );
+            } else if text.starts_with("CUTOVER_") {
+                self.push(
+                    Diagnostic::error(
+                        format!("secret `{text}` uses cutover's own prefix `CUTOVER_`"),
+                        span,
+                    )
+                    .with_help(
+                        "cutover sets and reads `CUTOVER_*` variables itself; pick another name",
+                    ),
+                );
+            } else if LIVE_VARIABLES.contains(&text) {
+                self.push(
+                    Diagnostic::error(
+                        format!("secret `{text}` has the name of a live template value"),
+                        span,
+                    )
+                    .with_help("pick another name (secret names are usually upper case)"),
+                );
+            }
+        }
+    }
+
     // ---- templates ---------------------------------------------------------------------
 
     fn templates(&mut self) {
@@ -765,9 +837,33 @@ impl<'a> Checker<'a> {
                 let mut missing = false;
                 for name in names.iter().filter(|n| !defined.contains(*n)) {
                     missing = true;
+                    let at = Some(locate(template::find_variable(value, name)));
+                    if self
+                        .file
+                        .runbook
+                        .secrets
+                        .iter()
+                        .any(|s| s.get_ref() == name)
+                    {
+                        // Templates end up on screen, in messages and in the report.
+                        self.push(
+                            Diagnostic::error(
+                                format!(
+                                    "{label} uses `{name}`, a secret: secret `{name}` is only \
+                                     available to commands, as ${name}, not in templates"
+                                ),
+                                at,
+                            )
+                            .with_help(
+                                "templates are shown on screen, sent to stakeholders and kept \
+                                 in the report; remove the secret from this text",
+                            ),
+                        );
+                        continue;
+                    }
                     let d = Diagnostic::error(
                         format!("{label} uses `{name}`, which is not defined"),
-                        Some(locate(template::find_variable(value, name))),
+                        at,
                     );
                     let d = match closest(name, defined.iter().map(String::as_str)) {
                         Some(best) => d.with_help(format!("did you mean `{best}`?")),

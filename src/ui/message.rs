@@ -138,7 +138,7 @@ pub fn render(frame: &mut Frame, app: &App, th: Theme, now: Timestamp, area: Rec
             let (subject, body) = draft::parse(&d.text());
             render_text(frame, th, &subject, &body, text_area);
         }
-        None => match draft::render(&app.runbook, &app.run, &phase, now, &app.operator) {
+        None => live::with_draft(app, &phase, now, |drafted| match drafted {
             Ok(d) => render_text(frame, th, &d.subject, &d.body, text_area),
             Err(e) => frame.render_widget(
                 Paragraph::new(Span::styled(
@@ -152,7 +152,110 @@ pub fn render(frame: &mut Frame, app: &App, th: Theme, now: Timestamp, area: Rec
                 .wrap(Wrap { trim: false }),
                 text_area,
             ),
-        },
+        }),
+    }
+}
+
+/// The live draft without rendering its templates on every frame.
+///
+/// A draft is a function of its phase, its two templates and the values of the names
+/// those templates read; the rest of the context (`now` to the minute, the downtime to
+/// the second, ...) cannot change a letter of it. So the last draft is kept with exactly
+/// those inputs, and a frame renders templates only when one of them differs. Nothing
+/// outside this module knows: there is no invalidation to forget, and a miss costs what
+/// rendering always cost. The inputs are compared, never assumed: two screens on one
+/// thread (tests) only take turns missing.
+///
+/// The memo lives in a thread-local rather than in `App`, because a frame borrows the
+/// app immutably and the memo is an implementation detail of this pane: it holds one
+/// draft, a few kilobytes.
+mod live {
+    use std::cell::RefCell;
+    use std::collections::BTreeSet;
+
+    use jiff::Timestamp;
+
+    use crate::app::App;
+    use crate::message::draft::{self, Draft};
+    use crate::run::context::context;
+    use crate::runbook::template::{self, TemplateError};
+
+    struct Memo {
+        /// The runbook's text (its templates are part of it) and the phase.
+        runbook_sha256: String,
+        phase: String,
+        /// The names the phase's templates read; `None` when they do not parse, and then
+        /// nothing is kept (the error is rendered each time, as before).
+        reads: BTreeSet<String>,
+        /// Their values when `draft` was rendered, in `reads` order.
+        values: Vec<Option<String>>,
+        /// `None` until the first render.
+        draft: Option<Result<Draft, TemplateError>>,
+    }
+
+    thread_local! {
+        static MEMO: RefCell<Option<Memo>> = const { RefCell::new(None) };
+    }
+
+    /// Calls `f` with the live draft of `phase` at `now`.
+    pub fn with_draft<R>(
+        app: &App,
+        phase: &str,
+        now: Timestamp,
+        f: impl FnOnce(&Result<Draft, TemplateError>) -> R,
+    ) -> R {
+        let ctx = context(&app.runbook, &app.run, now, &app.operator);
+        MEMO.with_borrow_mut(|memo| {
+            let same_templates = memo
+                .as_ref()
+                .is_some_and(|m| m.runbook_sha256 == app.runbook.sha256 && m.phase == phase);
+            if !same_templates {
+                *memo = reads(app, phase).map(|reads| Memo {
+                    runbook_sha256: app.runbook.sha256.clone(),
+                    phase: phase.to_string(),
+                    reads,
+                    values: Vec::new(),
+                    draft: None,
+                });
+            }
+            let Some(m) = memo.as_mut() else {
+                return f(&draft::render(
+                    &app.runbook,
+                    &app.run,
+                    phase,
+                    now,
+                    &app.operator,
+                ));
+            };
+            let unchanged = m.draft.is_some()
+                && m.reads
+                    .iter()
+                    .zip(&m.values)
+                    .all(|(name, v)| ctx.get(name) == v.as_ref());
+            let drafted = match &mut m.draft {
+                Some(d) if unchanged => d,
+                slot => {
+                    m.values = m.reads.iter().map(|name| ctx.get(name).cloned()).collect();
+                    slot.insert(draft::render(
+                        &app.runbook,
+                        &app.run,
+                        phase,
+                        now,
+                        &app.operator,
+                    ))
+                }
+            };
+            f(drafted)
+        })
+    }
+
+    /// The names the subject and body of `phase` read, or `None` when either does not
+    /// parse (or the phase has no templates).
+    fn reads(app: &App, phase: &str) -> Option<BTreeSet<String>> {
+        let (subject, body) = draft::templates(&app.runbook, phase)?;
+        let mut names = template::undeclared(&subject).ok()?;
+        names.extend(template::undeclared(&body).ok()?);
+        Some(names)
     }
 }
 
