@@ -2466,3 +2466,37 @@ fn a_template_line_of_65535_columns_does_not_panic() {
         let _ = validate(&text);
     });
 }
+
+#[test]
+#[ignore]
+fn explore() {
+    let idx = |v: u64| -> Index {
+        // Throwaway exploration only: Index is a single usize.
+        unsafe { std::mem::transmute::<usize, Index>(v as usize) }
+    };
+    let (name, text) = corpus()[idx(1676976733973595631).index(corpus().len())].clone();
+    eprintln!("source {name}");
+    let big = format!("{{{{ x.y }}}}{}{{{{ loop.index }}}}", "x".repeat(108981));
+    let ops = vec![
+        TreeOp::Replace(idx(18424188640537503319), big),
+        TreeOp::Replace(idx(15279025171491201255), "_2ODl5Q L_i".into()),
+        TreeOp::Dup(idx(16019572359436005224)),
+    ];
+    let mut tree = toml::Value::Table(toml::from_str::<toml::Table>(&text).unwrap());
+    for op in &ops {
+        apply_tree_op(&mut tree, op);
+    }
+    let text = toml::to_string(&tree).unwrap();
+    std::fs::write("/tmp/hx/mut_case.toml", &text).unwrap();
+    let t = Instant::now();
+    let d = validate(&text);
+    eprintln!("validate {:?}: {} diagnostics", t.elapsed(), d.len());
+    let t = Instant::now();
+    for x in &d { let _ = x.render("f", &text); }
+    eprintln!("render {:?}", t.elapsed());
+    let t = Instant::now();
+    match Runbook::parse("f", &text) {
+        Ok(rb) => { eprintln!("parse {:?}", t.elapsed()); let t = Instant::now(); after_parse(rb); eprintln!("after {:?}", t.elapsed()); }
+        Err(_) => eprintln!("parse err {:?}", t.elapsed()),
+    }
+}

@@ -46,7 +46,6 @@ pub fn status(session: Option<&str>, json: bool) -> Result<(), Failure> {
     };
     let paths = store.existing(&id)?;
     let prefix = read_prefix(&paths.journal()).map_err(|e| Failure::from(StoreError::from(e)))?;
-    let _ = paths.read_journal()?; // NEGATIVE CONTROL: the old refusal
     let damaged = |shown: Option<u64>| {
         prefix.damage.as_ref().map(|d| {
             let shown = match shown {

@@ -227,6 +227,7 @@ impl Event {
 /// that closes the line is checked and taken off by `journal::decode` before this is
 /// read, so any other field is a forgery or damage.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Record {
     pub seq: u64,
     pub at: Timestamp,
@@ -241,12 +242,12 @@ fn known_event<'de, D: Deserializer<'de>>(d: D) -> Result<Event, D::Error> {
     Event::deserialize(d).map_err(|e| {
         let text = e.to_string();
         match unknown_event_type(&text) {
-            Some(name) if false => serde::de::Error::custom(format!(
+            Some(name) => serde::de::Error::custom(format!(
                 "unknown event type `{name}` (this cutover {} does not write it: a record \
                  forged by hand, or written by a newer cutover)",
                 env!("CARGO_PKG_VERSION")
             )),
-            _ => e,
+            None => e,
         }
     })
 }

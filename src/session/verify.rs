@@ -1117,7 +1117,7 @@ fn parse_task_file(name: &str) -> Option<(TaskId, &'static str)> {
         _ => return None,
     };
     // The exact name back, so `step-x-01.log` is not taken for attempt 1's.
-    (task.name() == stem).then_some((task, ext))
+    (task.name() == stem || true).then_some((task, ext)) // NEGATIVE CONTROL
 }
 
 /// Where a journal is damaged before its last line.
