@@ -99,7 +99,7 @@ impl Settled {
         let n = self.0.partition_point(|t| *t <= end);
         let last = *self.0.get(n.checked_sub(1)?)?;
         if own == Some(last) {
-            self.0[..n].iter().rev().find(|t| **t < last).copied()
+            n.checked_sub(2).map(|i| self.0[i])
         } else {
             Some(last)
         }

@@ -28,7 +28,7 @@ pub fn render(frame: &mut Frame, app: &App, th: Theme, now: Timestamp, area: Rec
     // the phase headings count what settled), but only the rows in view become lines:
     // a 1,000-step runbook shows some forty.
     let rows = rows(app, now);
-    let time_w = rows.iter().map(|r| r.time.width()).max().unwrap_or(0);
+    let time_w = rows.iter().map(Row::time_width).max().unwrap_or(0);
     // Titles come first: when they would get less than 30 columns the kind column
     // gives way, under 24 the time too, and only the state word stays.
     let tiers = [(true, true, 30), (false, true, 24), (false, false, 0)];
@@ -171,17 +171,22 @@ fn step_line(app: &App, c: &RowCtx, step: &Step, row: &Row) -> Line<'static> {
         right = vec![Span::styled(format!(" {}", status.word()), step_style)];
     }
     if c.show_kind {
-        right.push(Span::styled(format!(" {:>7}", row.kind), step_style));
+        let kind = match step.kind() {
+            StepKind::Manual => "",
+            k => k.word(),
+        };
+        right.push(Span::styled(format!(" {kind:>7}"), step_style));
     }
     if c.show_time {
-        let style = if row.over && !set_aside {
+        let (time, over) = row.time();
+        let style = if over && !set_aside {
             th.warn()
         } else {
             step_style
         };
         right.push(Span::raw(" "));
         right.push(Span::styled(
-            format!("{:>time_w$}", row.time, time_w = c.time_w),
+            format!("{:>time_w$}", time, time_w = c.time_w),
             style,
         ));
     }
@@ -226,15 +231,55 @@ fn step_line(app: &App, c: &RowCtx, step: &Step, row: &Row) -> Line<'static> {
     }
 }
 
-/// What the right-hand columns of a step row say.
+/// What the right-hand columns of a step row say, before any of it is formatted.
 struct Row {
     /// The journaled status: `blocked` is worked out only for the rows in view.
     stored: StepStatus,
-    kind: &'static str,
-    /// `4m/10m` once it ran, else the estimate alone.
-    time: String,
-    /// It took (or is taking) longer than its estimate.
-    over: bool,
+    estimate: Option<Duration>,
+    /// How long it took (or is taking so far), rounded as shown; `None` until it ran.
+    actual: Option<Duration>,
+}
+
+impl Row {
+    /// `4m/10m` once it ran, else the estimate alone; and whether it took (or is taking)
+    /// longer than its estimate.
+    fn time(&self) -> (String, bool) {
+        match (self.actual, self.estimate) {
+            (Some(a), Some(e)) => (format!("{a}/{e}"), a > e),
+            (Some(a), None) => (a.to_string(), false),
+            (None, Some(e)) => (e.to_string(), false),
+            (None, None) => (String::new(), false),
+        }
+    }
+
+    /// The width of [`Row::time`]'s text, without formatting it: every step's row counts
+    /// for the column's width, and formatting a thousand durations a frame is most of
+    /// what the checklist would cost.
+    fn time_width(&self) -> usize {
+        match (self.actual, self.estimate) {
+            (Some(a), Some(e)) => shown_width(a) + 1 + shown_width(e),
+            (Some(d), None) | (None, Some(d)) => shown_width(d),
+            (None, None) => 0,
+        }
+    }
+}
+
+/// The number of columns `d.to_string()` takes (`1h5m`, `45s`, `0s`: ASCII only).
+fn shown_width(d: Duration) -> usize {
+    let secs = u64::try_from(d.as_secs()).unwrap_or(0);
+    let (h, m, s) = (secs / 3600, (secs % 3600) / 60, secs % 60);
+    let part = |n: u64| n.checked_ilog10().map_or(1, |l| l as usize + 1) + 1;
+    let mut w = 0;
+    if h > 0 {
+        w += part(h);
+    }
+    if m > 0 {
+        w += part(m);
+    }
+    if s > 0 || w == 0 {
+        w += part(s);
+    }
+    w
 }
 
 /// One row per step in file order. The run state holds its steps in the same order, so
@@ -252,11 +297,6 @@ fn rows(app: &App, now: Timestamp) -> Vec<Row> {
                 _ => app.run.step(id),
             };
             let stored = state.map_or(StepStatus::Pending, |s| s.status);
-            let kind = match step.kind() {
-                StepKind::Manual => "",
-                k => k.word(),
-            };
-            let estimate = crate::runbook::estimate::step_estimate(&app.runbook.file, step);
             // A reopened step ran before but is waiting to run again: its estimate is
             // what matters now.
             let ran = matches!(
@@ -269,18 +309,11 @@ fn rows(app: &App, now: Timestamp) -> Vec<Row> {
             let actual = state
                 .filter(|_| ran)
                 .and_then(|s| timeline::actual_of(&app.run, s, now, &settled))
-                .map(|(a, b)| Duration::from_secs(a.duration_until(b).as_secs()));
-            let (time, over) = match (actual, estimate) {
-                (Some(a), Some(e)) => (format!("{}/{e}", a.approx()), a.approx() > e),
-                (Some(a), None) => (a.approx().to_string(), false),
-                (None, Some(e)) => (e.to_string(), false),
-                (None, None) => (String::new(), false),
-            };
+                .map(|(a, b)| Duration::from_secs(a.duration_until(b).as_secs()).approx());
             Row {
                 stored,
-                kind,
-                time,
-                over,
+                estimate: crate::runbook::estimate::step_estimate(&app.runbook.file, step),
+                actual,
             }
         })
         .collect()
@@ -306,4 +339,119 @@ pub fn fit(text: &str, width: usize) -> String {
     }
     out.push('…');
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fmt::Write as _;
+
+    use jiff::Timestamp;
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+
+    use super::*;
+    use crate::runbook::Runbook;
+    use crate::session::{Event, Record, WindowSpec};
+
+    #[test]
+    fn a_durations_width_is_the_width_of_its_text() {
+        let mut secs: Vec<i64> = (0..=7_400).collect();
+        secs.extend([35_999, 36_000, 86_399, 359_999, 360_000, 3_600_000_000]);
+        for s in secs {
+            let d = Duration::from_secs(s);
+            assert_eq!(shown_width(d), d.to_string().width(), "{d}");
+        }
+    }
+
+    /// Phases of various lengths: headings and steps interleave as on a real screen.
+    fn long_app() -> App {
+        let mut toml = String::from("[runbook]\ntitle = \"Long\"\n\n[window]\nduration = \"4h\"\n");
+        let mut n = 0;
+        for (p, len) in [3, 1, 7, 2, 9, 4].into_iter().enumerate() {
+            let _ = write!(toml, "\n[[phase]]\nid = \"p{p}\"\ntitle = \"Phase {p}\"\n");
+            for _ in 0..len {
+                let _ = write!(
+                    toml,
+                    "\n[[phase.step]]\nid = \"s{n}\"\ntitle = \"Step {n}\"\nestimate = \"1m\"\n"
+                );
+                n += 1;
+            }
+        }
+        let rb = Runbook::parse("long.toml", &toml).unwrap();
+        let start = Record {
+            seq: 1,
+            at: "2026-01-01T10:00:00Z".parse().unwrap(),
+            by: "x@y".into(),
+            event: Event::SessionStarted {
+                session: "s".into(),
+                runbook_path: "long.toml".into(),
+                runbook_sha256: rb.sha256.clone(),
+                vars: Default::default(),
+                window: WindowSpec {
+                    start: "2026-01-01T10:00:00Z".parse().unwrap(),
+                    end: "2026-01-01T14:00:00Z".parse().unwrap(),
+                    timezone: "UTC".into(),
+                },
+                cutover_version: "t".into(),
+                rehearsal: false,
+            },
+        };
+        App::new(rb, &[start], "x@y".into(), true, true)
+    }
+
+    /// Every line of the whole list, in order: what the pane scrolls over.
+    fn all_lines(app: &App) -> Vec<String> {
+        let mut out = Vec::new();
+        for p in &app.runbook.file.phases {
+            out.push(p.title.to_uppercase());
+            out.extend(p.steps.iter().map(|s| s.title.clone()));
+        }
+        out
+    }
+
+    #[test]
+    fn the_pane_shows_the_stretch_of_the_list_around_the_selection() {
+        let mut app = long_app();
+        let now: Timestamp = "2026-01-01T10:30:00Z".parse().unwrap();
+        let lines = all_lines(&app);
+        for height in [3u16, 5, 8, 40] {
+            for selected in 0..app.run.steps.len() {
+                app.view.selected = selected;
+                let mut t = Terminal::new(TestBackend::new(50, height + 2)).unwrap();
+                t.draw(|f| render(f, &app, crate::ui::theme(&app), now, f.area(), true))
+                    .unwrap();
+                let buf = t.backend().buffer();
+                let shown: Vec<String> = (1..=height)
+                    .map(|y| (1..49).map(|x| buf[(x, y)].symbol()).collect::<String>())
+                    .collect();
+                // The selected step's line, and the window kept around it: from the top
+                // while it fits, else with the selection one line above the bottom.
+                let sel_line = lines
+                    .iter()
+                    .position(|l| *l == format!("Step {selected}"))
+                    .unwrap();
+                let h = height as usize;
+                let offset = if sel_line < h.saturating_sub(1) {
+                    0
+                } else {
+                    sel_line + 2 - h
+                };
+                let want: Vec<&String> = lines.iter().skip(offset).take(h).collect();
+                for (row, expect) in shown.iter().zip(&want) {
+                    // Titles are whole words at this width; "Step 1" must not match
+                    // "Step 12".
+                    assert!(
+                        row.contains(&format!("{expect} ")),
+                        "height {height}, selected {selected}: {row:?} should show {expect:?}\n{shown:#?}"
+                    );
+                }
+                let marked: Vec<&String> = shown.iter().filter(|r| r.contains('>')).collect();
+                assert_eq!(marked.len(), 1, "{shown:#?}");
+                assert!(marked[0].contains(&format!("Step {selected} ")));
+                if want.len() < h {
+                    assert!(shown[want.len()..].iter().all(|r| r.trim().is_empty()));
+                }
+            }
+        }
+    }
 }

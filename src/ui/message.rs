@@ -195,6 +195,15 @@ mod live {
 
     thread_local! {
         static MEMO: RefCell<Option<Memo>> = const { RefCell::new(None) };
+        /// Templates rendered on this thread, so tests can tell a hit from a miss.
+        #[cfg(test)]
+        pub static RENDERS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+    }
+
+    fn render(app: &App, phase: &str, now: Timestamp) -> Result<Draft, TemplateError> {
+        #[cfg(test)]
+        RENDERS.set(RENDERS.get() + 1);
+        draft::render(&app.runbook, &app.run, phase, now, &app.operator)
     }
 
     /// Calls `f` with the live draft of `phase` at `now`.
@@ -219,13 +228,7 @@ mod live {
                 });
             }
             let Some(m) = memo.as_mut() else {
-                return f(&draft::render(
-                    &app.runbook,
-                    &app.run,
-                    phase,
-                    now,
-                    &app.operator,
-                ));
+                return f(&render(app, phase, now));
             };
             let unchanged = m.draft.is_some()
                 && m.reads
@@ -236,13 +239,7 @@ mod live {
                 Some(d) if unchanged => d,
                 slot => {
                     m.values = m.reads.iter().map(|name| ctx.get(name).cloned()).collect();
-                    slot.insert(draft::render(
-                        &app.runbook,
-                        &app.run,
-                        phase,
-                        now,
-                        &app.operator,
-                    ))
+                    slot.insert(render(app, phase, now))
                 }
             };
             f(drafted)
@@ -270,4 +267,139 @@ fn render_text(frame: &mut Frame, th: Theme, subject: &str, body: &str, area: Re
     ];
     lines.extend(body.lines().map(|l| Line::from(clean(l))));
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), area);
+}
+
+#[cfg(test)]
+mod tests {
+    use jiff::{SignedDuration, Timestamp};
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+
+    use super::live::RENDERS;
+    use crate::app::App;
+    use crate::runbook::Runbook;
+    use crate::session::{Event, Record, WindowSpec};
+
+    fn book(body: &str) -> Runbook {
+        let source = format!(
+            r#"
+[runbook]
+title = "Memo"
+
+[window]
+duration = "4h"
+
+[message.during]
+subject = "Update"
+body = "{body}"
+
+[[phase]]
+id = "p"
+title = "P"
+
+[[phase.step]]
+id = "a"
+title = "A"
+
+[[phase.step]]
+id = "b"
+title = "B"
+"#
+        );
+        Runbook::parse("memo.toml", &source).unwrap()
+    }
+
+    fn ts(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    fn record(seq: u64, at: &str, event: Event) -> Record {
+        Record {
+            seq,
+            at: ts(at),
+            by: "x@y".into(),
+            event,
+        }
+    }
+
+    fn app(body: &str, session: &str) -> App {
+        let rb = book(body);
+        let started = record(
+            1,
+            "2026-01-01T10:00:00Z",
+            Event::SessionStarted {
+                session: session.into(),
+                runbook_path: "memo.toml".into(),
+                runbook_sha256: rb.sha256.clone(),
+                vars: Default::default(),
+                window: WindowSpec {
+                    start: ts("2026-01-01T10:00:00Z"),
+                    end: ts("2026-01-01T14:00:00Z"),
+                    timezone: "UTC".into(),
+                },
+                cutover_version: "t".into(),
+                rehearsal: false,
+            },
+        );
+        App::new(rb, &[started], "x@y".into(), true, true)
+    }
+
+    /// The message pane alone, as text.
+    fn pane(app: &App, now: Timestamp) -> String {
+        let mut t = Terminal::new(TestBackend::new(60, 12)).unwrap();
+        t.draw(|f| super::render(f, app, crate::ui::theme(app), now, f.area(), false))
+            .unwrap();
+        let buf = t.backend().buffer();
+        (0..buf.area.height)
+            .map(|y| {
+                (0..buf.area.width)
+                    .map(|x| buf[(x, y)].symbol().to_string())
+                    .collect::<String>()
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn the_live_draft_follows_every_change_it_reads_and_only_those() {
+        let t0 = ts("2026-01-01T10:30:00Z");
+        let mut a = app("{{ steps_done }} done at {{ now }}", "s-a");
+        let renders = || RENDERS.get();
+        let start = renders();
+        assert!(pane(&a, t0).contains("0 done at 2026-01-01 10:30 UTC"));
+        // Seconds later nothing it reads has changed: no template is rendered.
+        let t1 = t0 + SignedDuration::from_secs(20);
+        assert!(pane(&a, t1).contains("0 done at 2026-01-01 10:30 UTC"));
+        assert_eq!(
+            renders() - start,
+            1,
+            "a frame without changes renders nothing"
+        );
+        // A journaled step: the draft says so at once, at the same clock.
+        a.apply(&record(
+            2,
+            "2026-01-01T10:30:10Z",
+            Event::StepDone { step: "a".into() },
+        ));
+        assert!(pane(&a, t1).contains("1 done at 2026-01-01 10:30 UTC"));
+        // The minute it shows turns.
+        let t2 = t0 + SignedDuration::from_secs(60);
+        assert!(pane(&a, t2).contains("1 done at 2026-01-01 10:31 UTC"));
+        assert_eq!(renders() - start, 3);
+
+        // Another screen on the same thread, another runbook: each sees its own draft.
+        let b = app("{{ operator }} writes", "s-b");
+        assert!(pane(&b, t2).contains("x@y writes"));
+        assert!(pane(&a, t2).contains("1 done at 2026-01-01 10:31 UTC"));
+        assert!(pane(&b, t2).contains("x@y writes"));
+    }
+
+    #[test]
+    fn a_draft_that_cannot_render_says_so_each_time() {
+        let t0 = ts("2026-01-01T10:30:00Z");
+        let a = app("{{ steps_done + 1 }}", "s-c");
+        for _ in 0..2 {
+            assert!(pane(&a, t0).contains("cannot be drafted"));
+        }
+    }
 }
