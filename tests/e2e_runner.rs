@@ -413,9 +413,23 @@ estimate = "1m"
     );
     let id = start_then_kill(&home, &rb, "started");
     // As after a reboot: the supervisor and its command are gone, no exit record.
-    let pid: Value =
-        serde_json::from_slice(&std::fs::read(task_file(&home, &id, "step-long-1.pid")).unwrap())
-            .unwrap();
+    // The supervisor writes its pid file once before the spawn and again with the
+    // child's group after it, so the command's output can be on screen before the
+    // group is in the file: wait for it.
+    let deadline = Instant::now() + TIMEOUT;
+    let pid: Value = loop {
+        let text = std::fs::read(task_file(&home, &id, "step-long-1.pid")).unwrap_or_default();
+        if let Ok(v) = serde_json::from_slice::<Value>(&text)
+            && v["child_pgid"].is_i64()
+        {
+            break v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the pid file never named the command's group"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
     let sup = pid["pid"].as_i64().unwrap() as i32;
     let group = pid["child_pgid"].as_i64().unwrap() as i32;
     // SAFETY: plain kill(2) on processes this test started.
