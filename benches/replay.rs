@@ -27,6 +27,8 @@ const TIMED: usize = 20;
 /// (steps reopened and done once more, commands re-run as new attempts, some failing
 /// first), with notes, skips, backups, messages, window extensions, resumes and, late,
 /// a rollback, until there are `EVENTS` records.
+// The step index names the step and picks its kind, not only its attempt counter.
+#[allow(clippy::needless_range_loop)]
 fn journal(runbook: &cutover::runbook::Runbook) -> Journal {
     let mut j = Journal::new(runbook);
     let mut round = 0u32;
@@ -41,7 +43,7 @@ fn journal(runbook: &cutover::runbook::Runbook) -> Journal {
                 j.push(3, Event::StepReopened { step: step_id(i) });
             }
             let command = kind(i) == common::Kind::Command;
-            if command && (i + round as usize) % 13 == 0 {
+            if command && (i + round as usize).is_multiple_of(13) {
                 // A failed try first: interrupted, or an exit code; then reopened.
                 attempts[i] += 1;
                 let step = step_id(i);

@@ -377,7 +377,11 @@ fn after_parse(rb: Runbook) {
     // Bidi controls from the runbook do reach the screen: see the ignored
     // `runbook_and_journal_text_is_drawn_without_bidi_controls`.
     let steps = app.run.steps.len();
-    for (sel, (w, h)) in [(0, (80, 24)), (steps / 2, (40, 12)), (steps.saturating_sub(1), (120, 40))] {
+    for (sel, (w, h)) in [
+        (0, (80, 24)),
+        (steps / 2, (40, 12)),
+        (steps.saturating_sub(1), (120, 40)),
+    ] {
         app.view.selected = sel;
         assert_screen_free_of(&draw(&app, w, h, now), "the screen", control);
     }
@@ -399,7 +403,11 @@ fn largest_duration(rb: &Runbook) -> i64 {
     for (_, s) in rb.steps() {
         all.extend([s.estimate, s.timeout, s.grace]);
     }
-    all.into_iter().flatten().map(Duration::as_secs).max().unwrap_or(0)
+    all.into_iter()
+        .flatten()
+        .map(Duration::as_secs)
+        .max()
+        .unwrap_or(0)
 }
 
 /// Template text meant to break something, each bounded in time: unbalanced tags, unknown
@@ -692,13 +700,7 @@ fn gen_runbook() -> impl Strategy<Value = String> {
         prop::collection::btree_map(
             prop_oneof![
                 prop::sample::select(
-                    &[
-                        "SERVICE",
-                        "FROM_VERSION",
-                        "TO_VERSION",
-                        "eta",
-                        "SCRATCH"
-                    ][..]
+                    &["SERVICE", "FROM_VERSION", "TO_VERSION", "eta", "SCRATCH"][..]
                 )
                 .prop_map(str::to_string),
                 "[A-Za-z_][A-Za-z0-9_]{0,8}",
@@ -1013,7 +1015,10 @@ fn apply_text_damage(text: &mut Vec<u8>, d: &TextDamage) {
                 return;
             }
             let r = strings[i.index(strings.len())].clone();
-            let line_start = text[..r.start].iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+            let line_start = text[..r.start]
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |p| p + 1);
             let with = if text[line_start..r.start].starts_with(b"timezone") {
                 short_for_timezone(&[Seg::Key("timezone".into())], with)
             } else {
@@ -1322,16 +1327,37 @@ proptest! {
 fn deep_nesting_through_the_binary() {
     let n = 200_000;
     let cases = [
-        format!("[runbook]\ntitle = \"t\"\n[vars]\nx = {}{}\n", "[".repeat(n), "]".repeat(n)),
-        format!("[runbook]\ntitle = \"t\"\n[vars]\nx = {}1{}\n", "{a=".repeat(n), "}".repeat(n)),
-        format!("[runbook]\ntitle = \"t\"\n[vars]\n{} = \"1\"\n", vec!["a"; n].join(".")),
+        format!(
+            "[runbook]\ntitle = \"t\"\n[vars]\nx = {}{}\n",
+            "[".repeat(n),
+            "]".repeat(n)
+        ),
+        format!(
+            "[runbook]\ntitle = \"t\"\n[vars]\nx = {}1{}\n",
+            "{a=".repeat(n),
+            "}".repeat(n)
+        ),
+        format!(
+            "[runbook]\ntitle = \"t\"\n[vars]\n{} = \"1\"\n",
+            vec!["a"; n].join(".")
+        ),
         format!("[runbook]\ntitle = \"t\"\n[{}]\n", vec!["a"; n].join(".")),
-        format!("[runbook]\ntitle = \"t\"\nsummary = \"{}\"\n", deep_template(0, n)),
-        format!("[runbook]\ntitle = \"t\"\nsummary = \"{}\"\n", deep_template(1, n)),
-        format!("[runbook]\ntitle = \"t\"\nsummary = \"{}\"\n", deep_template(2, n / 10)),
+        format!(
+            "[runbook]\ntitle = \"t\"\nsummary = \"{}\"\n",
+            deep_template(0, n)
+        ),
+        format!(
+            "[runbook]\ntitle = \"t\"\nsummary = \"{}\"\n",
+            deep_template(1, n)
+        ),
+        format!(
+            "[runbook]\ntitle = \"t\"\nsummary = \"{}\"\n",
+            deep_template(2, n / 10)
+        ),
         // A `requires` chain as long as a file could hold.
         {
-            let mut t = String::from("[runbook]\ntitle = \"t\"\n[[phase]]\nid = \"p\"\ntitle = \"p\"\n");
+            let mut t =
+                String::from("[runbook]\ntitle = \"t\"\n[[phase]]\nid = \"p\"\ntitle = \"p\"\n");
             for i in 0..20_000 {
                 t += &format!("[[phase.step]]\nid = \"s{i}\"\ntitle = \"t\"\nestimate = \"1s\"\n");
                 if i > 0 {
@@ -1346,8 +1372,11 @@ fn deep_nesting_through_the_binary() {
         let p = dir.path().join(format!("deep{i}.toml"));
         std::fs::write(&p, text).unwrap();
         let began = Instant::now();
-        let (code, _, err) = run_bin(&["validate".as_ref(), p.as_os_str()], StdDuration::from_secs(30))
-            .unwrap_or_else(|| panic!("case {i}: still running after 30 s"));
+        let (code, _, err) = run_bin(
+            &["validate".as_ref(), p.as_os_str()],
+            StdDuration::from_secs(30),
+        )
+        .unwrap_or_else(|| panic!("case {i}: still running after 30 s"));
         assert!(matches!(code, 0 | 1 | 65), "case {i}: exit {code}: {err}");
         assert!(!err.contains("panicked"), "case {i}: {err}");
         eprintln!("deep case {i}: exit {code} in {:?}", began.elapsed());
@@ -1416,57 +1445,165 @@ fn opt_i32() -> impl Strategy<Value = Option<i32>> {
 /// Any event, fields anywhere in their range.
 fn event() -> impl Strategy<Value = Event> {
     prop_oneof![
-        (text(), text(), text(), prop::collection::btree_map(text(), text(), 0..3), timestamp(), timestamp(), text(), any::<bool>())
-            .prop_map(|(session, runbook_path, runbook_sha256, vars, start, end, timezone, rehearsal)| {
-                Event::SessionStarted {
-                    session,
-                    runbook_path,
-                    runbook_sha256,
-                    vars,
-                    window: WindowSpec { start, end, timezone },
-                    cutover_version: "test".into(),
-                    rehearsal,
+        (
+            text(),
+            text(),
+            text(),
+            prop::collection::btree_map(text(), text(), 0..3),
+            timestamp(),
+            timestamp(),
+            text(),
+            any::<bool>()
+        )
+            .prop_map(
+                |(session, runbook_path, runbook_sha256, vars, start, end, timezone, rehearsal)| {
+                    Event::SessionStarted {
+                        session,
+                        runbook_path,
+                        runbook_sha256,
+                        vars,
+                        window: WindowSpec {
+                            start,
+                            end,
+                            timezone,
+                        },
+                        cutover_version: "test".into(),
+                        rehearsal,
+                    }
                 }
-            }),
+            ),
         any::<u32>().prop_map(|pid| Event::SessionResumed { pid }),
         (step_name(), attempt()).prop_map(|(step, attempt)| Event::StepStarted { step, attempt }),
         (
-            (step_name(), attempt(), opt_i32(), opt_i32(), any::<bool>(), any::<bool>()),
-            (prop::option::of(any::<bool>()), any::<bool>(), prop::option::of(text()), prop::option::of(timestamp())),
+            (
+                step_name(),
+                attempt(),
+                opt_i32(),
+                opt_i32(),
+                any::<bool>(),
+                any::<bool>()
+            ),
+            (
+                prop::option::of(any::<bool>()),
+                any::<bool>(),
+                prop::option::of(text()),
+                prop::option::of(timestamp())
+            ),
         )
-            .prop_map(|((step, attempt, exit, signal, timed_out, cancelled), (expect_matched, detached, detail, ended))| {
-                Event::StepFinished { step, attempt, exit, signal, timed_out, cancelled, expect_matched, detached, detail, ended }
-            }),
+            .prop_map(
+                |(
+                    (step, attempt, exit, signal, timed_out, cancelled),
+                    (expect_matched, detached, detail, ended),
+                )| {
+                    Event::StepFinished {
+                        step,
+                        attempt,
+                        exit,
+                        signal,
+                        timed_out,
+                        cancelled,
+                        expect_matched,
+                        detached,
+                        detail,
+                        ended,
+                    }
+                }
+            ),
         (step_name(), text()).prop_map(|(step, reason)| Event::StepFailed { step, reason }),
         step_name().prop_map(|step| Event::StepDone { step }),
         (step_name(), text()).prop_map(|(step, reason)| Event::StepSkipped { step, reason }),
         step_name().prop_map(|step| Event::StepReopened { step }),
-        (step_name(), attempt()).prop_map(|(step, attempt)| Event::StepInterrupted { step, attempt }),
-        (step_name(), prop::collection::vec(step_name(), 0..3), text())
-            .prop_map(|(step, unmet, reason)| Event::GateOverridden { step, unmet, reason }),
-        (step_name(), text()).prop_map(|(step, text)| Event::NoteAdded { step, text }),
-        (step_name(), attempt()).prop_map(|(backup, attempt)| Event::BackupStarted { backup, attempt }),
-        (step_name(), attempt(), opt_i32(), opt_i32(), any::<(bool, bool, bool)>(), prop::option::of(timestamp()))
-            .prop_map(|(backup, attempt, exit, signal, (timed_out, cancelled, detached), ended)| {
-                Event::BackupFinished { backup, attempt, exit, signal, timed_out, cancelled, detached, ended }
+        (step_name(), attempt())
+            .prop_map(|(step, attempt)| Event::StepInterrupted { step, attempt }),
+        (
+            step_name(),
+            prop::collection::vec(step_name(), 0..3),
+            text()
+        )
+            .prop_map(|(step, unmet, reason)| Event::GateOverridden {
+                step,
+                unmet,
+                reason
             }),
-        (step_name(), any::<bool>(), prop::option::of(text()), any::<bool>(), prop::option::of(timestamp()))
-            .prop_map(|(backup, ok, detail, detached, ended)| Event::BackupVerified { backup, ok, detail, detached, ended }),
-        (step_name(), attempt()).prop_map(|(backup, attempt)| Event::BackupInterrupted { backup, attempt }),
+        (step_name(), text()).prop_map(|(step, text)| Event::NoteAdded { step, text }),
+        (step_name(), attempt())
+            .prop_map(|(backup, attempt)| Event::BackupStarted { backup, attempt }),
+        (
+            step_name(),
+            attempt(),
+            opt_i32(),
+            opt_i32(),
+            any::<(bool, bool, bool)>(),
+            prop::option::of(timestamp())
+        )
+            .prop_map(
+                |(backup, attempt, exit, signal, (timed_out, cancelled, detached), ended)| {
+                    Event::BackupFinished {
+                        backup,
+                        attempt,
+                        exit,
+                        signal,
+                        timed_out,
+                        cancelled,
+                        detached,
+                        ended,
+                    }
+                }
+            ),
+        (
+            step_name(),
+            any::<bool>(),
+            prop::option::of(text()),
+            any::<bool>(),
+            prop::option::of(timestamp())
+        )
+            .prop_map(
+                |(backup, ok, detail, detached, ended)| Event::BackupVerified {
+                    backup,
+                    ok,
+                    detail,
+                    detached,
+                    ended
+                }
+            ),
+        (step_name(), attempt())
+            .prop_map(|(backup, attempt)| Event::BackupInterrupted { backup, attempt }),
         (duration(), text()).prop_map(|(by, reason)| Event::WindowExtended { by, reason }),
         text().prop_map(|reason| Event::RollbackStarted { reason }),
         (text(), text()).prop_map(|(phase, file)| Event::MessageSaved { phase, file }),
         (text(), text(), prop::option::of(step_name()))
             .prop_map(|(phase, file, step)| Event::MessageSending { phase, file, step }),
         (
-            (text(), text(), opt_i32(), any::<bool>(), prop::option::of(step_name())),
+            (
+                text(),
+                text(),
+                opt_i32(),
+                any::<bool>(),
+                prop::option::of(step_name())
+            ),
             (text(), text(), prop::option::of(text()), any::<bool>()),
         )
-            .prop_map(|((phase, file, exit, ok, step), (subject, body, detail, by_hand))| {
-                Event::MessageSent { phase, file, exit, ok, step, subject, body, detail, by_hand }
-            }),
-        prop::sample::select(vec![Outcome::Completed, Outcome::RolledBack, Outcome::Aborted])
-            .prop_map(|outcome| Event::SessionFinished { outcome }),
+            .prop_map(
+                |((phase, file, exit, ok, step), (subject, body, detail, by_hand))| {
+                    Event::MessageSent {
+                        phase,
+                        file,
+                        exit,
+                        ok,
+                        step,
+                        subject,
+                        body,
+                        detail,
+                        by_hand,
+                    }
+                }
+            ),
+        prop::sample::select(vec![
+            Outcome::Completed,
+            Outcome::RolledBack,
+            Outcome::Aborted
+        ])
+        .prop_map(|outcome| Event::SessionFinished { outcome }),
     ]
 }
 
@@ -1519,12 +1656,17 @@ fn apply_journal_damage(bytes: &mut Vec<u8>, d: &JournalDamage) {
             bytes.insert(at, b'\n');
         }
         JournalDamage::DupLine(i) => {
-            let starts: Vec<usize> = (0..n).filter(|&k| k == 0 || bytes[k - 1] == b'\n').collect();
+            let starts: Vec<usize> = (0..n)
+                .filter(|&k| k == 0 || bytes[k - 1] == b'\n')
+                .collect();
             if starts.is_empty() {
                 return;
             }
             let s = starts[i.index(starts.len())];
-            let e = bytes[s..].iter().position(|&b| b == b'\n').map_or(n, |p| s + p + 1);
+            let e = bytes[s..]
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(n, |p| s + p + 1);
             let line = bytes[s..e].to_vec();
             bytes.splice(e..e, line);
         }
@@ -1571,17 +1713,38 @@ fn check_read_result(
     match result {
         Ok((got, report)) => {
             prop_assert!(got.len() <= valid.len(), "more records than were written");
-            prop_assert_eq!(&got[..], &valid[..got.len()], "not a prefix of what was written");
-            let good = if got.is_empty() { 0 } else { ends[got.len() - 1] };
+            prop_assert_eq!(
+                &got[..],
+                &valid[..got.len()],
+                "not a prefix of what was written"
+            );
+            let good = if got.is_empty() {
+                0
+            } else {
+                ends[got.len() - 1]
+            };
             prop_assert!(good <= diff, "record {} read from damaged bytes", got.len());
             prop_assert_eq!(report.truncated_bytes, (damaged.len() - good) as u64);
         }
         Err(JournalError::Corrupt { offset, line, .. }) => {
             let offset = *offset as usize;
-            prop_assert!(offset < damaged.len(), "offset {offset} outside {} bytes", damaged.len());
-            prop_assert!(offset <= diff, "offset {offset} after the first damaged byte {diff}");
-            prop_assert!(offset == 0 || damaged[offset - 1] == b'\n', "offset {offset} is not a line start");
-            prop_assert_eq!(*line, damaged[..offset].iter().filter(|&&b| b == b'\n').count() + 1);
+            prop_assert!(
+                offset < damaged.len(),
+                "offset {offset} outside {} bytes",
+                damaged.len()
+            );
+            prop_assert!(
+                offset <= diff,
+                "offset {offset} after the first damaged byte {diff}"
+            );
+            prop_assert!(
+                offset == 0 || damaged[offset - 1] == b'\n',
+                "offset {offset} is not a line start"
+            );
+            prop_assert_eq!(
+                *line,
+                damaged[..offset].iter().filter(|&&b| b == b'\n').count() + 1
+            );
         }
         Err(other) => prop_assert!(false, "unexpected error: {other}"),
     }
@@ -1983,7 +2146,11 @@ fn check_ring(out: &TaskOutput) -> Result<(), TestCaseError> {
     prop_assert!(out.ring.len() <= MAX_LINES);
     prop_assert_eq!(out.ring.len() as u64, out.ring.total() - out.ring.dropped());
     let slack = 2 * MAX_LINES * size_of::<OutLine>();
-    prop_assert!(out.ring.held_bytes() <= MAX_BYTES + slack, "{}", out.ring.held_bytes());
+    prop_assert!(
+        out.ring.held_bytes() <= MAX_BYTES + slack,
+        "{}",
+        out.ring.held_bytes()
+    );
     for line in ring_lines(out) {
         check_out_line(&line, DEFAULT_MAX_LINE_BYTES)?;
     }
@@ -2187,7 +2354,9 @@ fn escape_bombs_are_neutralised_in_bounded_time() {
         }
         let texts: Vec<&str> = outputs[0].ring_texts();
         assert!(
-            !texts.iter().any(|t| t.contains("pwned") || t.contains("QUFB")),
+            !texts
+                .iter()
+                .any(|t| t.contains("pwned") || t.contains("QUFB")),
             "{name}: a sequence's payload leaked: {texts:?}"
         );
         eprintln!("bomb: {name}: whole, 64 KiB and 4093-byte chunks: {took:?}");
@@ -2218,7 +2387,9 @@ fn escape_bomb_on_screen() {
         b"AFTER\n".to_vec(),
     ]
     .concat();
-    let screens = within("bomb on screen", move || screens(&bomb, &[4096, 65536], false));
+    let screens = within("bomb on screen", move || {
+        screens(&bomb, &[4096, 65536], false)
+    });
     for t in &screens {
         assert_screen_clean(t, "bomb on screen");
     }
@@ -2284,7 +2455,7 @@ fn the_checks_can_fail() {
     let mut other = r.clone();
     other.by = "x".into();
     let lie = Ok((vec![other], journal::OpenReport::default()));
-    assert!(check_read_result(&lie, &[r.clone()], &ends, &bytes, bytes.len()).is_err());
+    assert!(check_read_result(&lie, std::slice::from_ref(&r), &ends, &bytes, bytes.len()).is_err());
     let early = Err(JournalError::Corrupt {
         path: "j".into(),
         offset: 5,
@@ -2339,7 +2510,10 @@ fn template_loops_do_not_hang_validate() {
         "[runbook]\ntitle = \"t\"\nsummary = \"{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}\"\n",
     )
     .unwrap();
-    let out = run_bin(&["validate".as_ref(), p.as_os_str()], StdDuration::from_secs(5));
+    let out = run_bin(
+        &["validate".as_ref(), p.as_os_str()],
+        StdDuration::from_secs(5),
+    );
     assert!(out.is_some(), "cutover validate still running after 5 s");
 }
 
@@ -2356,7 +2530,10 @@ fn template_output_is_bounded() {
         "[runbook]\ntitle = \"t\"\nsummary = \"{% for i in range(1000) %}{{ 'x' * 100000000 }}{% endfor %}\"\n",
     )
     .unwrap();
-    let out = run_bin(&["validate".as_ref(), p.as_os_str()], StdDuration::from_secs(10));
+    let out = run_bin(
+        &["validate".as_ref(), p.as_os_str()],
+        StdDuration::from_secs(10),
+    );
     let (code, _, err) = out.expect("cutover validate still running after 10 s");
     assert!(matches!(code, 0 | 1 | 65), "exit {code}: {err}");
 }
@@ -2394,8 +2571,11 @@ fn long_unknown_names_do_not_blow_up_suggestions() {
     for (i, text) in texts.iter().enumerate() {
         let p = dir.path().join(format!("long{i}.toml"));
         std::fs::write(&p, text).unwrap();
-        let (code, _, err) = run_bin(&["validate".as_ref(), p.as_os_str()], StdDuration::from_secs(5))
-            .unwrap_or_else(|| panic!("case {i}: cutover validate still running after 5 s"));
+        let (code, _, err) = run_bin(
+            &["validate".as_ref(), p.as_os_str()],
+            StdDuration::from_secs(5),
+        )
+        .unwrap_or_else(|| panic!("case {i}: cutover validate still running after 5 s"));
         assert!(matches!(code, 0 | 1 | 65), "case {i}: exit {code}: {err}");
     }
 }
@@ -2430,7 +2610,9 @@ fn diagnostics_do_not_echo_terminal_controls() {
 #[ignore = "bug: validate is quadratic in duplicate ids and unknown requires (>20 s for 5,000)"]
 fn many_errors_validate_in_bounded_time() {
     let dups: String = (0..5000)
-        .map(|i| format!("[[phase]]\nid=\"p{i}\"\ntitle=\"x\"\n[[phase.step]]\nid=\"s\"\ntitle=\"y\"\n"))
+        .map(|i| {
+            format!("[[phase]]\nid=\"p{i}\"\ntitle=\"x\"\n[[phase.step]]\nid=\"s\"\ntitle=\"y\"\n")
+        })
         .collect();
     let reqs: String = (0..5000)
         .map(|i| format!("[[phase]]\nid=\"p{i}\"\ntitle=\"x\"\n[[phase.step]]\nid=\"s{i}\"\ntitle=\"y\"\nrequires=[\"q{i}\"]\n"))
@@ -2445,14 +2627,12 @@ fn many_errors_validate_in_bounded_time() {
     }
 }
 
-
 /// Minimal: `MAX_LINES` newlines, then `x` in one chunk and `\n` in the next. The
 /// partial `x` evicts the oldest line to make room for itself (right), but when it comes
 /// back completed, `TaskOutput::absorb` (src/runner/watch.rs) pushes it while the old
 /// partial still holds its place, so a second line goes: 4,999 lines and 2 dropped,
 /// against 5,000 and 1 fed in one piece.
 #[test]
-#[ignore = "bug: a full ring loses a line to a partial line at a chunk boundary (TaskOutput::absorb)"]
 fn a_full_ring_keeps_its_lines_whatever_the_chunking() {
     let mut bytes = vec![b'\n'; MAX_LINES];
     bytes.extend_from_slice(b"x\n");
@@ -2470,15 +2650,18 @@ fn a_full_ring_keeps_its_lines_whatever_the_chunking() {
 /// to `vte` whole, and `vte` 0.15's `advance_ground` rescans the rest of the slice for
 /// ESC after each invalid byte: quadratic (256 KiB: ~0.55 s here; 1 MiB: ~9 s).
 #[test]
-#[ignore = "bug: a long run of 8-bit bytes is quadratic in the sanitizer (vte rescans per invalid byte)"]
 fn a_long_run_of_8_bit_bytes_is_sanitized_in_linear_time() {
     for byte in [0xFFu8, 0x9B] {
-        within_for("4 MiB of 8-bit bytes", StdDuration::from_secs(2), move || {
-            let mut s = Sanitizer::new(DEFAULT_MAX_LINE_BYTES);
-            let mut out = Vec::new();
-            s.feed(&vec![byte; 4 << 20], &mut out);
-            s.finish(&mut out);
-        });
+        within_for(
+            "4 MiB of 8-bit bytes",
+            StdDuration::from_secs(2),
+            move || {
+                let mut s = Sanitizer::new(DEFAULT_MAX_LINE_BYTES);
+                let mut out = Vec::new();
+                s.feed(&vec![byte; 4 << 20], &mut out);
+                s.finish(&mut out);
+            },
+        );
     }
 }
 
@@ -2487,32 +2670,35 @@ fn a_long_run_of_8_bit_bytes_is_sanitized_in_linear_time() {
 /// a day at most, and formats every step: 7 million steps, ~1.8 s for one axis, ~1.5 s
 /// per frame of the timeline view, ~1.3 s in `report::build`.
 #[test]
-#[ignore = "bug: the timeline axis costs one step per day of the span (Timeline::axis)"]
 fn timeline_of_a_session_spanning_millennia_draws_quickly() {
-    within_for("a timeline of 20,000 years", StdDuration::from_millis(500), || {
-        let rb = demo();
-        let records = vec![Record {
-            seq: 1,
-            at: ts("2026-11-28T21:00:00Z"),
-            by: "o".into(),
-            event: Event::SessionStarted {
-                session: "s".into(),
-                runbook_path: "p".into(),
-                runbook_sha256: "x".into(),
-                vars: Default::default(),
-                window: WindowSpec {
-                    start: ts("-009999-01-02T01:59:59Z"),
-                    end: ts("9999-12-30T22:00:00Z"),
-                    timezone: "UTC".into(),
+    within_for(
+        "a timeline of 20,000 years",
+        StdDuration::from_millis(500),
+        || {
+            let rb = demo();
+            let records = vec![Record {
+                seq: 1,
+                at: ts("2026-11-28T21:00:00Z"),
+                by: "o".into(),
+                event: Event::SessionStarted {
+                    session: "s".into(),
+                    runbook_path: "p".into(),
+                    runbook_sha256: "x".into(),
+                    vars: Default::default(),
+                    window: WindowSpec {
+                        start: ts("-009999-01-02T01:59:59Z"),
+                        end: ts("9999-12-30T22:00:00Z"),
+                        timezone: "UTC".into(),
+                    },
+                    cutover_version: "t".into(),
+                    rehearsal: false,
                 },
-                cutover_version: "t".into(),
-                rehearsal: false,
-            },
-        }];
-        let now = ts("2027-04-24T22:33:35Z");
-        let run = RunState::replay(&rb, &records);
-        let _ = cutover::run::timeline::build(&rb, &run, now).axis(80, "UTC");
-    });
+            }];
+            let now = ts("2027-04-24T22:33:35Z");
+            let run = RunState::replay(&rb, &records);
+            let _ = cutover::run::timeline::build(&rb, &run, now).axis(80, "UTC");
+        },
+    );
 }
 
 /// Minimal: a runbook step `run = "echo done \u{202E}; rm -rf ~ #"` or a journal note
@@ -2521,7 +2707,6 @@ fn timeline_of_a_session_spanning_millennia_draws_quickly() {
 /// `char::is_control`: the override reaches the terminal, and the command shown can read
 /// differently from the command run.
 #[test]
-#[ignore = "bug: bidi controls in runbook and journal text reach the screen (ui::theme::clean)"]
 fn runbook_and_journal_text_is_drawn_without_bidi_controls() {
     let text = "[runbook]\ntitle = \"t\\u202E\"\n[window]\nduration = \"1h\"\n[[phase]]\nid = \"p\"\ntitle = \"p\"\n[[phase.step]]\nid = \"s\"\ntitle = \"s\"\nrun = \"echo done \\u202E; rm -rf ~ #\"\nestimate = \"1m\"\n";
     let rb = Runbook::parse("bidi.toml", text).unwrap();
@@ -2576,7 +2761,6 @@ fn a_template_line_of_65535_columns_does_not_panic() {
         let _ = validate(&text);
     });
 }
-
 
 /// Minimal: a journal where `say-hello` started and failed as attempt 4294967295 (a
 /// hand-edited or damaged-then-recomputed journal), then `Enter` or `r` on it.
@@ -2675,4 +2859,3 @@ fn durations_near_the_largest_draw_without_overflow() {
         }
     });
 }
-

@@ -682,3 +682,108 @@ detail = "token {{ API_TOKEN }}"
     let out = home.run(&["validate", "--strict", good.to_str().unwrap()]);
     assert_eq!(out.code, 0, "{out:?}");
 }
+
+/// The three ways a secret could still reach the screen or the journal once the
+/// command's output is masked: typed into a note, read in the log pager, or shown by a
+/// watcher.
+#[test]
+fn a_typed_note_the_log_pager_and_a_watcher_never_show_the_secret() {
+    let home = Home::new();
+    let rb = secret_runbook(home.path());
+    let paged = home.path().join("paged.txt");
+    let pager = write(
+        home.path(),
+        "pager.sh",
+        &format!("#!/bin/sh\ncat \"$1\" > '{}'\n", paged.display()),
+    );
+    chmod(&pager, 0o755);
+    let script = format!(
+        r#"DB_PASSWORD='{SECRET}' PAGER='{}' exec "$0" run '{}'"#,
+        pager.display(),
+        rb.display()
+    );
+    let mut tui = home.pty_sh(120, 40, &script);
+    tui.wait_for_saved(1);
+    let id = home.only_session();
+    tui.send("\r");
+    wait_status(&home, &id, "the step done", |s| {
+        step_status(s, "leak") == "done"
+    });
+
+    // A note with the secret pasted in: journaled masked.
+    tui.send("k");
+    tui.send("n");
+    tui.wait_for("Note on leak", TIMEOUT);
+    tui.send(&format!("rotated {SECRET} after"));
+    tui.send("\r");
+    wait_status(&home, &id, "the note saved", |s| {
+        s["steps"][0]["notes"]
+            .as_array()
+            .is_some_and(|n| !n.is_empty())
+    });
+    let journal = std::fs::read_to_string(home.journal(&id)).unwrap();
+    assert!(
+        !journal.contains(SECRET),
+        "the journal holds the note's secret:\n{journal}"
+    );
+    assert!(journal.contains("rotated **** after"), "{journal}");
+
+    // The log in the pager: a masked copy, removed once the pager ends.
+    tui.send("l");
+    let deadline = Instant::now() + TIMEOUT;
+    while !std::fs::read_to_string(&paged).is_ok_and(|t| t.contains("done")) {
+        assert!(
+            Instant::now() < deadline,
+            "the pager was not run:\n{}",
+            tui.screen()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let shown = std::fs::read_to_string(&paged).unwrap();
+    assert!(
+        !shown.contains(SECRET),
+        "the pager showed the secret:\n{shown}"
+    );
+    assert!(
+        shown.contains("connecting with password=**** now"),
+        "{shown}"
+    );
+    tui.wait_for("saved #", TIMEOUT);
+
+    // A watcher without the secret is refused before the terminal, naming it; with it,
+    // the output it shows is masked.
+    let out = common::run_with_env(home.state().as_os_str(), &["watch", id.as_str()], &[]);
+    assert_eq!(out.code, CONFIG as i32, "{out:?}");
+    assert!(out.stderr.contains("DB_PASSWORD"), "{out:?}");
+    let mut watcher = home.pty_sh(
+        120,
+        40,
+        &format!(r#"DB_PASSWORD='{SECRET}' exec "$0" watch {id}"#),
+    );
+    watcher.wait_for("WATCHING", TIMEOUT);
+    // It opens on the first step still open, `tell`; the output is `leak`'s.
+    watcher.send("k");
+    watcher.wait_for("connecting with password=**** now", TIMEOUT);
+    assert!(
+        !watcher.raw_text().contains(SECRET),
+        "the watcher showed the secret:\n{}",
+        watcher.screen()
+    );
+    watcher.send("q");
+    assert_eq!(watcher.wait_code(), 0);
+    tui.send("q");
+    assert_eq!(tui.wait_code(), 0);
+    let leftovers: Vec<_> = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(&format!("cutover-{}-", tui.pid()))
+        })
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "masked copies left behind: {leftovers:?}"
+    );
+}

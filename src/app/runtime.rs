@@ -488,6 +488,10 @@ fn open_pager(
     path: &std::path::Path,
     read_only: bool,
 ) -> Result<(), String> {
+    // With secrets, the pager gets a masked copy: the log holds what the command printed,
+    // and the screen never shows a secret's value.
+    let masked = masked_copy(path)?;
+    let path = masked.as_ref().map_or(path, |m| m.0.as_path());
     restore_once();
     // `sh -c` so a pager with arguments (`less -S`) works; the path goes in as $1 and is
     // never spliced into the command text.
@@ -515,12 +519,66 @@ fn open_pager(
             )
         })
         .map_err(|e| format!("cannot take the terminal back: {e}"))?;
-    let _ = terminal.clear();
+    // The alternate screen came back blank; an empty frame blanks ratatui's idea of it
+    // too, so the next frame is drawn whole. Not `Terminal::clear`: it asks the terminal
+    // where the cursor is (a query this program never makes) and, when no answer comes,
+    // fails before forgetting the old frame, leaving the screen blank until a resize.
+    let _ = terminal.draw(|_| {});
     match status {
         Ok(s) if s.success() => Ok(()),
         Ok(s) => Err(format!("the pager `{pager}` ended with {s}")),
         Err(e) => Err(format!("cannot start the pager `{pager}`: {e}")),
     }
+}
+
+/// A temporary file removed when dropped.
+struct TempFile(std::path::PathBuf);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// A copy of the log at `path` with every active secret masked, private to this user
+/// (0600, created new, in the temp dir: a watcher writes nothing into the session), or
+/// `None` when no secret is active.
+fn masked_copy(path: &std::path::Path) -> Result<Option<TempFile>, String> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let secrets = crate::runbook::secrets::active();
+    if secrets.is_empty() {
+        return Ok(None);
+    }
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let text = String::from_utf8_lossy(&bytes);
+    let name = path
+        .file_name()
+        .map_or_else(|| "task.log".into(), |n| n.to_string_lossy().into_owned());
+    let copy = std::env::temp_dir().join(format!(
+        "cutover-{}-{}-masked-{name}",
+        std::process::id(),
+        Timestamp::now().as_nanosecond()
+    ));
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&copy)
+        .map_err(|e| {
+            format!(
+                "cannot write a masked copy of the log to {}: {e}",
+                copy.display()
+            )
+        })?;
+    let copy = TempFile(copy);
+    file.write_all(secrets.mask(&text).as_bytes())
+        .map_err(|e| {
+            format!(
+                "cannot write a masked copy of the log to {}: {e}",
+                copy.0.display()
+            )
+        })?;
+    Ok(Some(copy))
 }
 
 /// The number the next message file starts from: one more than every message event so
@@ -897,7 +955,9 @@ async fn event_loop(
                     }
                     None => break Exit::TerminalGone,
                 },
-                () = hangup.notified() => break Exit::TerminalGone,
+                // A hangup is what SIGHUP reports; whichever of the two arrives first,
+                // the exit code (128 + SIGHUP) says the same thing to a wrapper.
+                () = hangup.notified() => break Exit::Signal(libc::SIGHUP),
                 Some(sent) = sents.recv() => Msg::Sent(sent),
                 _ = clock.tick() => Msg::Tick,
                 _ = sigterm.recv() => Msg::Terminate(libc::SIGTERM),

@@ -1056,6 +1056,9 @@ fn submit_dialog(app: &mut App) -> Vec<Effect> {
         app.view.flash = Some(Flash::warn("type something first (ctrl-g cancels)"));
         return Vec::new();
     }
+    // A secret typed into a note or a reason is journaled masked: the journal never holds
+    // a secret's value.
+    let text = crate::runbook::secrets::active().mask(&text).into_owned();
     let purpose = dialog.purpose.clone();
     app.view.dialog = None;
     match purpose {
