@@ -46,7 +46,7 @@ impl Write for Counter {
     }
 }
 
-fn app() -> (App, Timestamp) {
+fn app() -> (App, Timestamp, usize) {
     let runbook = common::runbook();
     let (journal, running) = common::night(&runbook, DONE);
     let now = journal.at + SignedDuration::from_secs(30);
@@ -74,7 +74,18 @@ fn app() -> (App, Timestamp) {
         common::step_id(running),
         OUTPUT_LINES
     );
-    (app, now)
+    (app, now, running)
+}
+
+/// Panics unless `buf` shows the running step (its id or its title).
+fn check_frame(name: &str, w: u16, h: u16, buf: &ratatui::buffer::Buffer, running: usize) {
+    let text: String = buf.content.iter().map(|c| c.symbol()).collect();
+    let id = common::step_id(running);
+    let title = format!("tenant {running}");
+    assert!(
+        text.contains(&id) || text.contains(&title),
+        "{name} {w}x{h}: neither {id} nor {title:?} is on the screen"
+    );
 }
 
 struct Row {
@@ -83,7 +94,7 @@ struct Row {
 }
 
 fn main() {
-    let (app, start) = app();
+    let (app, start, running) = app();
     for (w, h) in [(200u16, 50u16), (80, 24)] {
         let mut full = Terminal::new(TestBackend::new(w, h)).expect("test terminal");
         let mut empty = Terminal::new(TestBackend::new(w, h)).expect("test terminal");
@@ -163,6 +174,17 @@ fn main() {
                 rows[3].s.push_us(d);
             }
         }
+        // The frames drew the session, not an empty or an error screen: one more frame
+        // on each terminal shows the running step.
+        let end = start + SignedDuration::from_secs((WARMUP + TIMED) as i64);
+        let done = full
+            .draw(|f| cutover::ui::render(f, &app, end))
+            .expect("draw");
+        check_frame("TestBackend", w, h, done.buffer, running);
+        let done = wire
+            .draw(|f| cutover::ui::render(f, &app, end))
+            .expect("draw");
+        check_frame("CrosstermBackend", w, h, done.buffer, running);
         let base = rows[0].s.mean();
         let para_mean = rows[1].s.mean();
         println!("\n{w}x{h}: {WARMUP} warm-up + {TIMED} timed frames, clock +1 s a frame, µs");

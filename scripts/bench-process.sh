@@ -6,11 +6,16 @@
 #       first frame (the first synchronized-update end, ESC[?2026l, in the pty output),
 #       against /bin/true (exec to exit) and a trivial full-screen program (printf of a
 #       cleared, synchronized frame: exec to the same marker). The runs take turns.
+#       `cutover demo` runs twice: with its state under $TMPDIR (the disk: creating the
+#       session fsyncs the journal and its folders before the first frame) and under
+#       /dev/shm (tmpfs, where an fsync costs nothing), which separates the disk's share.
 #   (b) bytes written to the terminal per second while idle at 200x50 with the window's
 #       countdown running: `tmux new-session -d -x 200 -y 50 "script -q -f FILE -c CMD"`,
 #       a settle time (the first frame is not idle), then the growth of FILE over the
-#       measuring time; alongside `watch -n1 date` and `htop` (when installed), started
-#       together with cutover in tmux servers of their own.
+#       measuring time; alongside a shell loop that prints the time in place once a
+#       second (needs nothing; the floor of a 1 Hz clock) and `watch -n1 date` and
+#       `htop` (when installed; the script says which it left out), all started together
+#       in tmux servers of their own.
 #   (c) CPU over the same seconds: utime+stime from /proc/PID/stat (10 ms ticks) and the
 #       sum of task/*/schedstat (ns), children's in cutime+cstime.
 #   (d) memory: VmHWM and VmRSS from /proc/PID/status at the end.
@@ -52,6 +57,7 @@ cleanup() {
         for _ in $(seq 30); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
     done
     rm -rf "$work"
+    [ -z "${shm:-}" ] || rm -rf "$shm"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -68,20 +74,26 @@ echo "bench-process: $bin, $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
 # ---------------------------------------------------------------------------------------
 # (a) Start to first frame.
 echo "(a) start to first frame: $runs runs of each, taking turns..." >&2
-python3 - "$bin" "$runs" >"$work/startup.txt" <<'PY'
+shm=""
+if [ -d /dev/shm ] && [ -w /dev/shm ]; then
+    shm=$(mktemp -d /dev/shm/cutover-bench-process.XXXXXX)
+else
+    echo "bench-process: no writable /dev/shm: the tmpfs run of (a) is left out" >&2
+fi
+python3 - "$bin" "$runs" "$shm" >"$work/startup.txt" <<'PY'
 import fcntl, os, pty, select, signal, struct, sys, termios, time
 
-binary, runs = sys.argv[1], int(sys.argv[2])
+binary, runs, shm = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 MARK = b"\x1b[?2026l"
 
-def once(argv, until_mark):
+def once(argv, until_mark, env=None):
     """Seconds from just before fork+exec in a 200x50 pty to the first MARK in its
     output (until_mark), or to the end of its output (the program exited)."""
     t0 = time.perf_counter()
     pid, fd = pty.fork()
     if pid == 0:
         fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 200, 0, 0))
-        os.execv(argv[0], argv)
+        os.execve(argv[0], argv, env or os.environ)
     seen, got = b"", None
     while True:
         r, _, _ = select.select([fd], [], [], 10)
@@ -126,16 +138,21 @@ variants = [
     ("baseline: /bin/true, exec to exit", ["/bin/true"], False),
     ("baseline: printf of a cleared synchronized frame, exec to ESC[?2026l",
      ["/usr/bin/printf", "\\033[?2026h\\033[H\\033[2J\\033[?2026l"], True),
-    ("cutover demo, exec to the end of the first frame", [binary, "demo"], True),
+    ("cutover demo, exec to the end of the first frame (state on the disk)",
+     [binary, "demo"], True, None),
 ]
-times = {name: [] for name, _, _ in variants}
+variants = [(n, a, m, None) for n, a, m in variants[:2]] + variants[2:]
+if shm:
+    variants.append(("cutover demo, exec to the end of the first frame (state on tmpfs)",
+                     [binary, "demo"], True, dict(os.environ, CUTOVER_HOME=shm)))
+times = {name: [] for name, _, _, _ in variants}
 for _ in range(3):  # warm-up: page cache, dynamic loader
-    for name, argv, mark in variants:
-        once(argv, mark)
+    for name, argv, mark, env in variants:
+        once(argv, mark, env)
 for _ in range(runs):
-    for name, argv, mark in variants:
-        times[name].append(once(argv, mark))
-for name, _, _ in variants:
+    for name, argv, mark, env in variants:
+        times[name].append(once(argv, mark, env))
+for name, _, _, _ in variants:
     v = sorted(times[name])
     med = v[len(v) // 2] if len(v) % 2 else (v[len(v) // 2 - 1] + v[len(v) // 2]) / 2
     print(f"{name}\t{med:.2f}\t{v[0]:.2f}\t{v[-1]:.2f}\t{sum(v) / len(v):.2f}")
@@ -173,15 +190,21 @@ cpu_of() { # pid
 }
 kb_of() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 
-names=(cutover)
+names=(cutover clock)
 start_idle cutover "$(printf '%q ' "$bin" demo)"
+# The baseline that needs nothing installed: a 1 Hz clock, drawn in place.
+start_idle clock "bash -c 'printf \"\\033[2J\"; while :; do printf \"\\033[H%s\" \"\$(date +%T)\"; sleep 1; done'"
 if command -v watch >/dev/null; then
     names+=(watch)
     start_idle watch "watch -n1 date"
+else
+    echo "bench-process: watch (procps) is not installed: its comparison is left out" >&2
 fi
 if command -v htop >/dev/null; then
     names+=(htop)
     start_idle htop "htop"
+else
+    echo "bench-process: htop is not installed: its comparison is left out" >&2
 fi
 echo "(b)-(d) idle at 200x50: ${names[*]}; ${settle} s to settle, then ${idle_secs} s..." >&2
 sleep "$settle"
@@ -233,14 +256,16 @@ for n in "${names[@]}"; do
     case $n in
         cutover) label="cutover demo" ;;
         watch) label="watch -n1 date" ;;
+        clock) label="baseline: bash loop printing the time in place, 1 Hz" ;;
         *) label=$n ;;
     esac
     bps=$(awk -v b="${bytes[$n]}" -v s="$secs" 'BEGIN { printf "%.1f", b / s }')
     pct=$(awk -v m="${sched_ms[$n]}" -v s="$secs" 'BEGIN { printf "%.3f", m / (s * 10) }')
     echo "| $label | ${bytes[$n]} | $bps | ${own_ms[$n]} | ${sched_ms[$n]} | $pct | ${child_ms[$n]} | ${hwm[$n]} | ${rss[$n]} |"
 done
+echo
+echo "cutover / bash 1 Hz clock: bytes $(ratio "${bytes[cutover]}" "${bytes[clock]}"), CPU (schedstat, own threads) $(ratio "${sched_ms[cutover]}" "${sched_ms[clock]}"), VmHWM $(ratio "${hwm[cutover]}" "${hwm[clock]}")"
 if [[ " ${names[*]} " == *" watch "* ]]; then
-    echo
     echo "cutover / watch -n1 date: bytes $(ratio "${bytes[cutover]}" "${bytes[watch]}"), CPU (schedstat) $(ratio "${sched_ms[cutover]}" "${sched_ms[watch]}"), VmHWM $(ratio "${hwm[cutover]}" "${hwm[watch]}")"
 fi
 if [[ " ${names[*]} " == *" htop "* ]]; then

@@ -95,7 +95,10 @@ fn verify(home: &Home, id: &str) -> (i32, Value) {
         .unwrap()
         .iter()
         .any(|p| p["severity"] == "error");
-    assert_eq!(report["ok"], !errors, "ok is false iff an error: {report:#}");
+    assert_eq!(
+        report["ok"], !errors,
+        "ok is false iff an error: {report:#}"
+    );
     let want = if errors { DATA } else { 0 };
     assert_eq!(out.code, want, "exit code of verify: {out:?}");
     (out.code, report)
@@ -178,7 +181,10 @@ fn tree(dir: &Path) -> BTreeMap<PathBuf, (Vec<u8>, std::time::SystemTime)> {
                 out.insert(p.clone(), (Vec::new(), meta.modified().unwrap()));
                 stack.push(p);
             } else {
-                out.insert(p.clone(), (std::fs::read(&p).unwrap(), meta.modified().unwrap()));
+                out.insert(
+                    p.clone(),
+                    (std::fs::read(&p).unwrap(), meta.modified().unwrap()),
+                );
             }
         }
     }
@@ -188,7 +194,10 @@ fn tree(dir: &Path) -> BTreeMap<PathBuf, (Vec<u8>, std::time::SystemTime)> {
 fn assert_refused_at(out: &Output, offset: usize, line: usize, what: &str) {
     assert_eq!(out.code, DATA, "{what}: {out:?}");
     let want = format!("byte offset {offset} (line {line})");
-    assert!(out.stderr.contains(&want), "{what} must say `{want}`: {out:?}");
+    assert!(
+        out.stderr.contains(&want),
+        "{what} must say `{want}`: {out:?}"
+    );
 }
 
 #[test]
@@ -254,11 +263,19 @@ fn a_clean_session_verifies_ok_and_a_torn_tail_is_not_damage() {
     let out = home.run(&["verify", &id]);
     assert_eq!(out.code, 0, "{out:?}");
     assert!(
-        out.stdout.lines().last().unwrap().starts_with("ok (1 warning)"),
+        out.stdout
+            .lines()
+            .last()
+            .unwrap()
+            .starts_with("ok (1 warning)"),
         "{}",
         out.stdout
     );
-    assert_eq!(std::fs::read(&journal).unwrap(), torn, "verify cut the tail");
+    assert_eq!(
+        std::fs::read(&journal).unwrap(),
+        torn,
+        "verify cut the tail"
+    );
 
     let out = home.run(&["verify", "no-such-session", "--json"]);
     assert_eq!(out.code, NO_INPUT, "{out:?}");
@@ -415,7 +432,11 @@ fn a_forged_record_with_a_valid_checksum_is_refused_everywhere() {
     let mut resealed = all.clone();
     resealed[1] = seal(&unseal(&all[1]));
     std::fs::write(&journal, join(&resealed)).unwrap();
-    assert_eq!(verify(&home, &id).1["ok"], true, "a re-sealed line must read");
+    assert_eq!(
+        verify(&home, &id).1["ok"],
+        true,
+        "a re-sealed line must read"
+    );
 
     // A `command` on a `step_done`, sealed with a checksum that holds.
     let mut v = unseal(&all[1]);
@@ -606,7 +627,10 @@ fn task_files_are_checked_against_the_journal() {
     assert_eq!(code, 0);
     let p = only_problem(&report, "orphan_task_file");
     assert_eq!(p["severity"], "warning");
-    assert!(p["message"].as_str().unwrap().contains("attempt 7"), "{p:#}");
+    assert!(
+        p["message"].as_str().unwrap().contains("attempt 7"),
+        "{p:#}"
+    );
     std::fs::remove_file(&orphan).unwrap();
 
     // Saved as started, then nothing: cutover died before starting the supervisor.

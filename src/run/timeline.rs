@@ -302,7 +302,11 @@ impl Timeline {
         ]
         .into_iter()
         .find(|s| *s as f64 >= want)
-        .unwrap_or(86400);
+        // Beyond a day a label: whole days, as many as keep the labels about 12 columns
+        // apart, so the loop below runs about `width / 12` times whatever the span (a
+        // hand-edited journal can make it millennia; a day each was 7 million steps).
+        // `want` is below 2^40 (jiff's whole range in seconds), so the cast is exact.
+        .unwrap_or_else(|| (want / 86400.0).ceil() as i64 * 86400);
         let first = self.from.as_second().div_euclid(step) * step + step;
         let mut t = first;
         let mut next_free = 0usize;
@@ -531,5 +535,40 @@ title = "G"
         let d = run.step("d").unwrap();
         let at = ts("2026-01-01T10:09:00Z");
         assert_eq!(actual_of(&run, d, at, &Settled::of(&run)), Some((at, at)));
+    }
+
+    fn spanning(from: &str, to: &str) -> Timeline {
+        let (from, to) = (ts(from), ts(to));
+        Timeline {
+            rows: Vec::new(),
+            from,
+            to,
+            window_start: from,
+            window_end: to,
+            go_no_go: from,
+            now: from,
+            live: false,
+        }
+    }
+
+    #[test]
+    fn the_axis_labels_hours_and_stays_spaced_over_any_span() {
+        let night = spanning("2026-01-01T21:00:00Z", "2026-01-02T01:00:00Z");
+        assert_eq!(
+            night.axis(80, "UTC"),
+            "                    22:00               23:00               00:00"
+        );
+        // Millennia: a label every so many whole days, still apart and on the axis (at a
+        // day a step, this took 7 million steps).
+        for (from, to) in [
+            ("-009999-01-02T01:59:59Z", "9999-12-30T22:00:00Z"),
+            ("2026-01-01T00:00:00Z", "2026-03-01T00:00:00Z"),
+        ] {
+            let axis = spanning(from, to).axis(80, "UTC");
+            let labels: Vec<&str> = axis.split_whitespace().collect();
+            assert!(labels.len() >= 4, "{axis:?}");
+            assert!(labels.iter().all(|l| *l == "00:00"), "{axis:?}");
+            assert!(axis.chars().count() <= 80, "{axis:?}");
+        }
     }
 }

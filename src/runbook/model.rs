@@ -347,8 +347,18 @@ impl Step {
         kinds
     }
 
+    /// The first of [`Step::kinds`], without building the list: every frame asks it of
+    /// every step.
     pub fn kind(&self) -> StepKind {
-        self.kinds().first().map_or(StepKind::Manual, |k| k.0)
+        if self.run.is_some() {
+            StepKind::Command
+        } else if self.backups.is_some() {
+            StepKind::Backup
+        } else if self.message.is_some() {
+            StepKind::Message
+        } else {
+            StepKind::Manual
+        }
     }
 
     /// The backups this step takes, in its order (validate refuses a repeat, and a

@@ -433,6 +433,12 @@ impl TaskOutput {
             }
         }
         self.missing = false;
+        if !lines.is_empty() {
+            // The first completed line is the old partial line finished: were the partial
+            // still holding its slot while they go in, a full ring would evict a second
+            // line for it, and how many lines survive would depend on the chunking.
+            self.ring.set_partial(None);
+        }
         self.ring.push_lines(lines);
         self.ring.set_partial(partial);
         if progress.is_some() {

@@ -202,7 +202,7 @@ fn render_header(frame: &mut Frame, app: &App, th: Theme, area: Rect) {
     pieces.push((
         3,
         Span::styled(
-            format!("{}session {}", th.sep(), app.run.session),
+            format!("{}session {}", th.sep(), clean(&app.run.session)),
             th.muted(),
         ),
     ));
