@@ -81,6 +81,19 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Check a session offline: every journal line's checksum and fields, the sequence,
+    /// the runbook copy against its recorded sha256, and the task files against the
+    /// journal. Reads only; safe while the session is open.
+    ///
+    /// Exits 0 when nothing is damaged (warnings allowed: a torn last line is what a
+    /// crash mid-write leaves), 65 when something is, 66 when there is no such session.
+    Verify {
+        /// Session id (default: the most recent session).
+        session: Option<String>,
+        /// Machine-readable output (documented in the README).
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the after-action record of a session, for the change ticket.
     Report {
         /// Session id (default: the most recent session).

@@ -269,9 +269,40 @@ fn damaged_journal_is_refused_with_its_offset_and_left_alone() {
             "resume changed a damaged journal (line {line})"
         );
 
+        // `status` still works on a damaged journal: the state before the damage on
+        // stdout, the damage named in it and on stderr, and a non-zero exit so a script
+        // cannot take the partial state for the whole.
         let out = home.run(&["status", "--json", id.as_str()]);
-        assert_one_message(&out, DATA, "status --json of a damaged journal");
+        assert_eq!(
+            out.code, DATA,
+            "status --json of a damaged journal: {out:?}"
+        );
         assert!(out.stderr.contains(&want), "{}", out.stderr);
+        if line == 1 {
+            // Nothing before the damage says which runbook ran: no state to show.
+            assert_one_message(&out, DATA, "status --json of a journal damaged at line 1");
+            assert!(
+                out.stderr.contains("no state can be shown"),
+                "{}",
+                out.stderr
+            );
+            continue;
+        }
+        let json: serde_json::Value = serde_json::from_str(&out.stdout)
+            .unwrap_or_else(|e| panic!("status --json must still print JSON ({e}): {out:?}"));
+        assert_eq!(json["damaged"]["offset"], start, "{json:#}");
+        assert_eq!(json["damaged"]["line"], line, "{json:#}");
+        assert_eq!(
+            json["saved"],
+            line - 1,
+            "the state stops before the damage: {json:#}"
+        );
+        assert!(out.stderr.contains(&want), "{}", out.stderr);
+        assert_eq!(
+            std::fs::read(&journal).unwrap(),
+            damaged,
+            "status changed a damaged journal (line {line})"
+        );
     }
 }
 

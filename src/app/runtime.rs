@@ -49,42 +49,108 @@ pub enum RuntimeError {
 /// rest, if one did. Both matter: the saved ones are shown, the error stops all acking.
 pub type Appended = (Vec<Record>, Option<String>);
 
-type Job = (Vec<Event>, Timestamp, oneshot::Sender<Appended>);
+enum Job {
+    Append(Vec<Event>, Timestamp, oneshot::Sender<Appended>),
+    /// Try to take records again after a failure; the number is the last record the
+    /// screen shows as saved.
+    Recover(u64, oneshot::Sender<Result<(), String>>),
+}
 
 /// Appends on a dedicated OS thread with `std::fs`, so an fsync never stalls the event
 /// loop's thread and every write error comes back to the caller.
+///
+/// After a failed write nothing more is appended on that descriptor: a retried fsync
+/// can "succeed" after the kernel dropped the unwritten pages. Appends are refused until
+/// [`JournalWriter::recover`] reopens the journal (cutting whatever the failed write left),
+/// finds on disk exactly the records the screen shows as saved, and proves with a probe
+/// that a record fits again.
 pub struct JournalWriter {
     tx: std_mpsc::Sender<Job>,
 }
 
-impl JournalWriter {
-    pub fn spawn(mut journal: Journal, by: String) -> JournalWriter {
-        let (tx, rx) = std_mpsc::channel::<Job>();
-        std::thread::spawn(move || {
-            // After one failure nothing more is written: a retried fsync can "succeed"
-            // without the data, so the session must be reopened instead.
-            let mut broken: Option<String> = None;
-            for (events, at, reply) in rx {
-                if let Some(err) = &broken {
-                    let _ = reply.send((Vec::new(), Some(err.clone())));
-                    continue;
+/// The writer thread's side.
+struct Writer {
+    path: std::path::PathBuf,
+    by: String,
+    /// `None` once a write failed: the descriptor is not trusted again.
+    journal: Option<Journal>,
+    /// Why appends are refused (the status bar's text), while they are.
+    broken: Option<String>,
+}
+
+impl Writer {
+    fn append(&mut self, events: Vec<Event>, at: Timestamp) -> Appended {
+        let journal = match (&self.broken, self.journal.as_mut()) {
+            (None, Some(j)) => j,
+            (Some(err), _) => return (Vec::new(), Some(err.clone())),
+            (None, None) => return (Vec::new(), Some("the journal is not open".into())),
+        };
+        let mut records = Vec::with_capacity(events.len());
+        for event in events {
+            match journal.append(&self.by, at, event) {
+                Ok(r) => records.push(r),
+                Err(e) => {
+                    tracing::error!("journal append failed: {e}");
+                    let err = e.brief();
+                    self.broken = Some(err.clone());
+                    self.journal = None;
+                    return (records, Some(err));
                 }
-                let mut records = Vec::with_capacity(events.len());
-                let mut failed = None;
-                for event in events {
-                    match journal.append(&by, at, event) {
-                        Ok(r) => records.push(r),
-                        Err(e) => {
-                            tracing::error!("journal append failed: {e}");
-                            failed = Some(e.to_string());
-                            break;
-                        }
+            }
+        }
+        (records, None)
+    }
+
+    fn recover(&mut self, acked: u64) -> Result<(), String> {
+        if self.broken.is_none() {
+            return Ok(());
+        }
+        let reopened = Journal::reopen(&self.path, acked).and_then(|(mut journal, cut)| {
+            if cut > 0 {
+                tracing::warn!(
+                    cut,
+                    acked,
+                    "cut records off the journal whose writes were reported as failed"
+                );
+            }
+            journal.probe().map(|()| journal)
+        });
+        match reopened {
+            Ok(journal) => {
+                tracing::info!(acked, "the journal takes records again");
+                self.journal = Some(journal);
+                self.broken = None;
+                Ok(())
+            }
+            Err(e) => {
+                tracing::debug!("the journal still cannot be written: {e}");
+                let err = e.brief();
+                self.broken = Some(err.clone());
+                Err(err)
+            }
+        }
+    }
+}
+
+impl JournalWriter {
+    pub fn spawn(journal: Journal, by: String) -> JournalWriter {
+        let (tx, rx) = std_mpsc::channel::<Job>();
+        let mut writer = Writer {
+            path: journal.path().to_path_buf(),
+            by,
+            journal: Some(journal),
+            broken: None,
+        };
+        std::thread::spawn(move || {
+            for job in rx {
+                match job {
+                    Job::Append(events, at, reply) => {
+                        let _ = reply.send(writer.append(events, at));
+                    }
+                    Job::Recover(acked, reply) => {
+                        let _ = reply.send(writer.recover(acked));
                     }
                 }
-                if let Some(err) = &failed {
-                    broken = Some(err.clone());
-                }
-                let _ = reply.send((records, failed));
             }
         });
         JournalWriter { tx }
@@ -98,7 +164,22 @@ impl JournalWriter {
             )
         };
         let (reply, rx) = oneshot::channel();
-        if self.tx.send((events, Timestamp::now(), reply)).is_err() {
+        if self
+            .tx
+            .send(Job::Append(events, Timestamp::now(), reply))
+            .is_err()
+        {
+            return stopped();
+        }
+        rx.await.unwrap_or_else(|_| stopped())
+    }
+
+    /// After a failed append: `Ok` once the journal takes records again (at once if it
+    /// never stopped), else why not. `acked` is the last record the screen shows saved.
+    pub async fn recover(&self, acked: u64) -> Result<(), String> {
+        let stopped = || Err("the journal writer has stopped".to_string());
+        let (reply, rx) = oneshot::channel();
+        if self.tx.send(Job::Recover(acked, reply)).is_err() {
             return stopped();
         }
         rx.await.unwrap_or_else(|_| stopped())
@@ -112,9 +193,37 @@ pub(super) struct RestoreGuard;
 
 impl Drop for RestoreGuard {
     fn drop(&mut self) {
+        restore_once();
+    }
+}
+
+/// Whether raw mode and the alternate screen are on, so the terminal is put back once.
+/// A second "leave the alternate screen" is not harmless: xterm and tmux then restore the
+/// cursor saved on entry, and the shell prompt overwrites whatever was printed after the
+/// first restore (a panic's message, printed by the hook before unwinding reaches the
+/// guard).
+static SCREEN_UP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn restore_once() {
+    if SCREEN_UP.swap(false, std::sync::atomic::Ordering::SeqCst) {
         let _ = ratatui::try_restore();
         let _ = crossterm::execute!(std::io::stdout(), crossterm::cursor::Show);
     }
+}
+
+/// Puts the terminal back before a panic's message is printed (and, in a release build,
+/// before `panic = "abort"` ends the process). Instead of ratatui's own hook, which
+/// restores a second time and prints to stderr when that fails: once the terminal is
+/// gone that print panics inside the hook, which aborts.
+fn install_panic_restore() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            restore_once();
+            previous(info);
+        }));
+    });
 }
 
 /// The terminal, never dropped: ratatui's `Drop` prints to stderr when it cannot show
@@ -122,8 +231,19 @@ impl Drop for RestoreGuard {
 /// terminal back instead; the few bytes held are freed when the process ends.
 pub(super) type Screen = std::mem::ManuallyDrop<DefaultTerminal>;
 
+/// Raw mode, the alternate screen and a terminal on stdout: `ratatui::try_init` without
+/// its panic hook (see [`install_panic_restore`]).
 pub(super) fn screen() -> std::io::Result<Screen> {
-    Ok(std::mem::ManuallyDrop::new(ratatui::try_init()?))
+    install_panic_restore();
+    // Set first: if raw mode goes on and the alternate screen then fails, the guard
+    // still turns raw mode off.
+    SCREEN_UP.store(true, std::sync::atomic::Ordering::SeqCst);
+    crossterm::terminal::enable_raw_mode()?;
+    crossterm::execute!(std::io::stdout(), crossterm::terminal::EnterAlternateScreen)?;
+    let backend = ratatui::backend::CrosstermBackend::new(std::io::stdout());
+    Ok(std::mem::ManuallyDrop::new(ratatui::Terminal::new(
+        backend,
+    )?))
 }
 
 pub(super) fn draw(terminal: &mut DefaultTerminal, app: &App) -> std::io::Result<()> {
@@ -141,6 +261,46 @@ pub(super) fn draw(terminal: &mut DefaultTerminal, app: &App) -> std::io::Result
         crossterm::terminal::EndSynchronizedUpdate
     );
     drawn.and(ended)
+}
+
+/// Wakes the event loop when the terminal hangs up (its master closed: a dropped SSH
+/// link, a killed terminal emulator). The kernel also sends SIGHUP, but only to a session
+/// the terminal controls; without that signal, crossterm's reader spins on the dead
+/// terminal's end of file (crossterm-rs/crossterm#793) and never says so, and only the
+/// next frame's failed write would end the screen, a second of burnt CPU later. A thread
+/// blocked in poll(2) asking for no events is woken only by a hangup or an error, never
+/// by input, so the watch costs nothing while the terminal lives.
+pub(super) fn watch_hangup() -> std::sync::Arc<tokio::sync::Notify> {
+    let notify = std::sync::Arc::new(tokio::sync::Notify::new());
+    let hung_up = std::sync::Arc::clone(&notify);
+    let spawned = std::thread::Builder::new()
+        .name("hangup".into())
+        .spawn(move || {
+            loop {
+                let mut fd = libc::pollfd {
+                    fd: libc::STDIN_FILENO,
+                    events: 0,
+                    revents: 0,
+                };
+                // SAFETY: one pollfd that lives on this frame for the whole call.
+                let n = unsafe { libc::poll(&mut fd, 1, -1) };
+                if n > 0 {
+                    // Only POLLHUP, POLLERR or POLLNVAL can be reported: none was asked.
+                    tracing::info!(revents = fd.revents, "the terminal hung up");
+                    hung_up.notify_one();
+                    return;
+                }
+                let err = std::io::Error::last_os_error();
+                if n < 0 && err.kind() != std::io::ErrorKind::Interrupted {
+                    tracing::warn!("cannot watch the terminal for a hangup: {err}");
+                    return;
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!("cannot start the hangup watch: {e}");
+    }
+    notify
 }
 
 /// Why the screen closed.
@@ -328,7 +488,11 @@ fn open_pager(
     path: &std::path::Path,
     read_only: bool,
 ) -> Result<(), String> {
-    let _ = ratatui::try_restore();
+    // With secrets, the pager gets a masked copy: the log holds what the command printed,
+    // and the screen never shows a secret's value.
+    let masked = masked_copy(path)?;
+    let path = masked.as_ref().map_or(path, |m| m.0.as_path());
+    restore_once();
     // `sh -c` so a pager with arguments (`less -S`) works; the path goes in as $1 and is
     // never spliced into the command text.
     let mut command = std::process::Command::new("/bin/sh");
@@ -345,6 +509,7 @@ fn open_pager(
     let status = command.status();
     // Raw mode and the alternate screen again, by hand: `ratatui::try_init` would stack
     // another panic hook each time.
+    SCREEN_UP.store(true, std::sync::atomic::Ordering::SeqCst);
     crossterm::terminal::enable_raw_mode()
         .and_then(|()| {
             crossterm::execute!(
@@ -354,12 +519,66 @@ fn open_pager(
             )
         })
         .map_err(|e| format!("cannot take the terminal back: {e}"))?;
-    let _ = terminal.clear();
+    // The alternate screen came back blank; an empty frame blanks ratatui's idea of it
+    // too, so the next frame is drawn whole. Not `Terminal::clear`: it asks the terminal
+    // where the cursor is (a query this program never makes) and, when no answer comes,
+    // fails before forgetting the old frame, leaving the screen blank until a resize.
+    let _ = terminal.draw(|_| {});
     match status {
         Ok(s) if s.success() => Ok(()),
         Ok(s) => Err(format!("the pager `{pager}` ended with {s}")),
         Err(e) => Err(format!("cannot start the pager `{pager}`: {e}")),
     }
+}
+
+/// A temporary file removed when dropped.
+struct TempFile(std::path::PathBuf);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// A copy of the log at `path` with every active secret masked, private to this user
+/// (0600, created new, in the temp dir: a watcher writes nothing into the session), or
+/// `None` when no secret is active.
+fn masked_copy(path: &std::path::Path) -> Result<Option<TempFile>, String> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let secrets = crate::runbook::secrets::active();
+    if secrets.is_empty() {
+        return Ok(None);
+    }
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let text = String::from_utf8_lossy(&bytes);
+    let name = path
+        .file_name()
+        .map_or_else(|| "task.log".into(), |n| n.to_string_lossy().into_owned());
+    let copy = std::env::temp_dir().join(format!(
+        "cutover-{}-{}-masked-{name}",
+        std::process::id(),
+        Timestamp::now().as_nanosecond()
+    ));
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&copy)
+        .map_err(|e| {
+            format!(
+                "cannot write a masked copy of the log to {}: {e}",
+                copy.display()
+            )
+        })?;
+    let copy = TempFile(copy);
+    file.write_all(secrets.mask(&text).as_bytes())
+        .map_err(|e| {
+            format!(
+                "cannot write a masked copy of the log to {}: {e}",
+                copy.0.display()
+            )
+        })?;
+    Ok(Some(copy))
 }
 
 /// The number the next message file starts from: one more than every message event so
@@ -603,6 +822,39 @@ async fn finish_if_complete(app: &mut App, writer: &JournalWriter) {
     }
 }
 
+/// While the journal refuses records, asks the writer to take them again (on each tick,
+/// and before a key is acted on, so the key is not refused for a failure that is over).
+/// Returns whether records are taken. Facts refused meanwhile (a task's exit, a send's
+/// outcome) go to `replay`: they happened, and are recorded once the journal works.
+/// An operator's action that was refused is not among them: it was shown as refused,
+/// and only a new key press does it.
+async fn recover(
+    app: &mut App,
+    writer: &JournalWriter,
+    refused: &mut Vec<Msg>,
+    replay: &mut std::collections::VecDeque<Msg>,
+) -> bool {
+    if app.view.journal_error.is_none() {
+        return true;
+    }
+    match writer.recover(app.run.last_seq).await {
+        Ok(()) => {
+            app.view.journal_error = None;
+            app.view.flash = Some(Flash::info(format!(
+                "saving again: the journal takes records (saved #{} is the last); anything \
+                 refused while it could not was not done, so do it again",
+                app.run.last_seq
+            )));
+            replay.extend(refused.drain(..));
+            true
+        }
+        Err(err) => {
+            app.view.journal_error = Some(err);
+            false
+        }
+    }
+}
+
 async fn event_loop(
     mut app: App,
     writer: JournalWriter,
@@ -617,6 +869,7 @@ async fn event_loop(
     // switched on, the terminal is still put back.
     let _guard = RestoreGuard;
     let mut terminal = screen()?;
+    let hangup = watch_hangup();
     let mut events = EventStream::new();
     let mut clock = tokio::time::interval(StdDuration::from_secs(1));
     clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -660,6 +913,9 @@ async fn event_loop(
     // Output changed: drawn at the next frame slot, not at once.
     let mut output_dirty = false;
     let mut last_frame = tokio::time::Instant::now();
+    // Facts whose record the journal refused, and those to feed in again once it works.
+    let mut refused: Vec<Msg> = Vec::new();
+    let mut replay: std::collections::VecDeque<Msg> = std::collections::VecDeque::new();
     let reason = loop {
         if dirty {
             load_shown_output(&mut app, &tasks.dir);
@@ -669,40 +925,54 @@ async fn event_loop(
             last_frame = tokio::time::Instant::now();
         }
         let frame_due = last_frame + OUTPUT_FRAME;
-        let msg = tokio::select! {
-            _ = tokio::time::sleep_until(frame_due), if output_dirty => {
-                dirty = true;
-                continue;
-            }
-            Some(report) = reports.recv() => {
-                if let Report::Output { task, progress, .. } = &report {
-                    // Output of a task nobody is looking at changes nothing on screen
-                    // (a backup's progress does: its gauge).
-                    let visible = progress.is_some() || app.shown_task().as_ref() == Some(task);
-                    app.view.now = Timestamp::now();
-                    let _ = update(&mut app, Msg::Task(report));
-                    output_dirty |= visible;
+        let msg = if let Some(msg) = replay.pop_front() {
+            msg
+        } else {
+            tokio::select! {
+                _ = tokio::time::sleep_until(frame_due), if output_dirty => {
+                    dirty = true;
                     continue;
                 }
-                Msg::Task(report)
-            }
-            ev = events.next() => match ev {
-                Some(Ok(TermEvent::Key(k))) if k.kind == KeyEventKind::Press => Msg::Key(k),
-                Some(Ok(TermEvent::Resize(..))) => Msg::Resize,
-                Some(Ok(_)) => continue,
-                Some(Err(e)) => {
-                    tracing::warn!("terminal input failed: {e}");
-                    break Exit::TerminalGone;
+                Some(report) = reports.recv() => {
+                    if let Report::Output { task, progress, .. } = &report {
+                        // Output of a task nobody is looking at changes nothing on screen
+                        // (a backup's progress does: its gauge).
+                        let visible = progress.is_some() || app.shown_task().as_ref() == Some(task);
+                        app.view.now = Timestamp::now();
+                        let _ = update(&mut app, Msg::Task(report));
+                        output_dirty |= visible;
+                        continue;
+                    }
+                    Msg::Task(report)
                 }
-                None => break Exit::TerminalGone,
-            },
-            Some(sent) = sents.recv() => Msg::Sent(sent),
-            _ = clock.tick() => Msg::Tick,
-            _ = sigterm.recv() => Msg::Terminate(libc::SIGTERM),
-            _ = sighup.recv() => Msg::Terminate(libc::SIGHUP),
-            _ = sigint.recv() => Msg::Terminate(libc::SIGINT),
-            _ = sigquit.recv() => Msg::Terminate(libc::SIGQUIT),
+                ev = events.next() => match ev {
+                    Some(Ok(TermEvent::Key(k))) if k.kind == KeyEventKind::Press => Msg::Key(k),
+                    Some(Ok(TermEvent::Resize(..))) => Msg::Resize,
+                    Some(Ok(_)) => continue,
+                    Some(Err(e)) => {
+                        tracing::warn!("terminal input failed: {e}");
+                        break Exit::TerminalGone;
+                    }
+                    None => break Exit::TerminalGone,
+                },
+                // A hangup is what SIGHUP reports; whichever of the two arrives first,
+                // the exit code (128 + SIGHUP) says the same thing to a wrapper.
+                () = hangup.notified() => break Exit::Signal(libc::SIGHUP),
+                Some(sent) = sents.recv() => Msg::Sent(sent),
+                _ = clock.tick() => Msg::Tick,
+                _ = sigterm.recv() => Msg::Terminate(libc::SIGTERM),
+                _ = sighup.recv() => Msg::Terminate(libc::SIGHUP),
+                _ = sigint.recv() => Msg::Terminate(libc::SIGINT),
+                _ = sigquit.recv() => Msg::Terminate(libc::SIGQUIT),
+            }
         };
+        // Debug builds only (see `session::fault`): the panic path under test.
+        if let Msg::Key(k) = &msg
+            && let Some(c) = crate::session::fault::panic_key()
+            && k.code == crossterm::event::KeyCode::Char(c)
+        {
+            panic!("fault injection: CUTOVER_FI_PANIC_ON={c} was pressed");
+        }
         // A key that means nothing here changes nothing on screen: no redraw for it.
         if let Msg::Key(k) = &msg
             && app.view.dialog.is_none()
@@ -713,6 +983,11 @@ async fn event_loop(
         {
             continue;
         }
+        if matches!(msg, Msg::Key(_) | Msg::Tick) && app.view.journal_error.is_some() {
+            recover(&mut app, &writer, &mut refused, &mut replay).await;
+        }
+        // A fact is recorded again if the journal refuses it now (see `recover`).
+        let fact = matches!(msg, Msg::Task(_) | Msg::Sent(_)).then(|| msg.clone());
         let signal = match msg {
             Msg::Terminate(n) => {
                 tracing::info!(signal = n, "leaving on a signal");
@@ -721,6 +996,9 @@ async fn event_loop(
             _ => None,
         };
         app.view.now = Timestamp::now();
+        // `update` moves the selection on as it asks for a record; if the journal refuses
+        // it, the selection goes back, so the next key acts on the same step again.
+        let selection = (app.view.selected, app.view.output_scroll);
         let effects = update(&mut app, msg);
         dirty = true;
         let mut quit = false;
@@ -749,6 +1027,15 @@ async fn event_loop(
                     if let Some(err) = error {
                         app.view.journal_error = Some(err);
                         unsaved = true;
+                        // Only when nothing of it was saved: replayed after a partial
+                        // save, it would find its task settled and record nothing more.
+                        if records.is_empty() {
+                            if let Some(fact) = &fact {
+                                refused.push(fact.clone());
+                            } else {
+                                (app.view.selected, app.view.output_scroll) = selection;
+                            }
+                        }
                     } else {
                         finish_if_complete(&mut app, &writer).await;
                     }
@@ -819,6 +1106,8 @@ async fn event_loop(
             }
         }
         if quit {
+            // One more try, so the drafts below can still be saved.
+            recover(&mut app, &writer, &mut refused, &mut replay).await;
             // A send in flight is waited for and journaled: its command runs on in its
             // own session and may well deliver, and an unrecorded send would be sent
             // again after resume.

@@ -328,7 +328,9 @@ fn start(app: &mut App, rerun: bool) -> Vec<Effect> {
             "`{step}` is {}: {} runs it again as attempt {}, {} marks it done{}",
             status.word(),
             app.key(Action::Rerun),
-            app.run.step(&step).map_or(1, |s| s.attempts + 1),
+            app.run
+                .step(&step)
+                .map_or(1, |s| s.attempts.saturating_add(1)),
             app.key(Action::Done),
             if status == StepStatus::Interrupted {
                 format!(", {} marks it failed", app.key(Action::MarkFailed))
@@ -430,7 +432,14 @@ fn start_effects(
     let Some(state) = app.run.step(&step) else {
         return Vec::new();
     };
-    let attempt = state.attempts + 1;
+    // Only a hand-made journal gets here: a new attempt would reuse the last number,
+    // and its records would be taken for the old attempt's.
+    let Some(attempt) = state.attempts.checked_add(1) else {
+        app.view.flash = Some(Flash::warn(format!(
+            "`{step}` has used every attempt number; it cannot run again in this session"
+        )));
+        return Vec::new();
+    };
     let mut events = Vec::new();
     if let Some((unmet, reason)) = override_reason {
         events.push(Event::GateOverridden {
@@ -462,7 +471,10 @@ fn start_effects(
                 ) {
                     continue;
                 }
-                let n = bs.attempts + 1;
+                // As for a step: a backup that used every attempt number is not run again.
+                let Some(n) = bs.attempts.checked_add(1) else {
+                    continue;
+                };
                 events.push(Event::BackupStarted {
                     backup: b.clone(),
                     attempt: n,
@@ -1056,6 +1068,9 @@ fn submit_dialog(app: &mut App) -> Vec<Effect> {
         app.view.flash = Some(Flash::warn("type something first (ctrl-g cancels)"));
         return Vec::new();
     }
+    // A secret typed into a note or a reason is journaled masked: the journal never holds
+    // a secret's value.
+    let text = crate::runbook::secrets::active().mask(&text).into_owned();
     let purpose = dialog.purpose.clone();
     app.view.dialog = None;
     match purpose {

@@ -10,6 +10,7 @@ pub mod status;
 pub mod tmux;
 pub mod tui;
 pub mod validate;
+pub mod verify;
 pub mod watch;
 
 use std::fmt;
@@ -127,6 +128,7 @@ pub fn dispatch(cli: Cli) -> Result<(), Failure> {
         Command::Watch { session } => watch::run(session.as_deref(), cli.ascii),
         Command::Status { session, json } => status::status(session.as_deref(), json),
         Command::Sessions { all, json } => status::sessions(all, json),
+        Command::Verify { session, json } => verify::run(session.as_deref(), json),
         Command::Report {
             session,
             format,

@@ -72,6 +72,37 @@ pub fn verified_runbook(paths: &SessionPaths, records: &[Record]) -> Result<Runb
     Ok(Runbook::parse(&label, &source)?)
 }
 
+/// The runbook's secrets, from this process's environment, installed for masking; or the
+/// failure that names every missing one. Exit 78 (`EX_CONFIG`), like a bad `CUTOVER_LOG`:
+/// the runbook is fine (65 would blame it) and so is the command line (64); what is
+/// missing is configuration of the environment cutover was started in.
+///
+/// `to_tmux`: the screen is about to be started again inside tmux, whose server hands
+/// the new session its own environment, not ours: the secrets could arrive stale or not
+/// at all, and passing them on its command line would show them to every user's `ps`.
+pub fn require_secrets(runbook: &Runbook, to_tmux: bool) -> Result<(), Failure> {
+    let names = crate::runbook::secrets::declared(runbook);
+    if names.is_empty() {
+        return Ok(());
+    }
+    crate::runbook::secrets::require(runbook)
+        .map_err(|e| Failure::new(exit::CONFIG, format!("{}: {e}", runbook.origin)))?;
+    if to_tmux && std::env::var_os("TMUX").is_none_or(|v| v.is_empty()) {
+        return Err(Failure::new(
+            exit::USAGE,
+            format!(
+                "{}: this runbook has secrets ({}), and --tmux cannot hand them to the screen \
+                 it starts inside tmux without writing them down or showing them on a command \
+                 line. Start tmux yourself (`tmux new -s cutover`), export the secrets in it, \
+                 and run cutover there without --tmux",
+                runbook.origin,
+                names.join(", ")
+            ),
+        ));
+    }
+    Ok(())
+}
+
 pub fn run(session: Option<&str>, ascii: bool) -> Result<(), Failure> {
     let settings = tui::settings()?;
     let store = Store::open(store_root_in(&settings.config)?)?;
@@ -81,6 +112,9 @@ pub fn run(session: Option<&str>, ascii: bool) -> Result<(), Failure> {
     };
     let (paths, lock, mut journal, records, report) = store.open_session(&id)?;
     let runbook = verified_runbook(&paths, &records)?;
+    // Commands started from this screen inherit its environment: without the secrets
+    // they would run with none, or with whatever stale value this shell has.
+    require_secrets(&runbook, false)?;
     tui::require_terminal()?;
     tui::init_logging(&paths, settings.log);
     if report.truncated_bytes > 0 {

@@ -35,6 +35,7 @@ pub fn run(
     let vars = runbook
         .resolve_vars(overrides)
         .map_err(|m| Failure::new(exit::USAGE, m))?;
+    super::resume::require_secrets(&runbook, in_tmux)?;
     let now = Timestamp::now();
     let window = resolve_window(&runbook, window_start, window_duration, now)?;
     // Decided before the store is touched, so a missing tmux leaves nothing behind.

@@ -10,7 +10,8 @@ use super::resume::{is_finished, verified_runbook};
 use super::{Failure, exit, store_root};
 use crate::run::context::local_time;
 use crate::run::{RunState, report};
-use crate::session::Store;
+use crate::session::verify::read_prefix;
+use crate::session::{Damage, Store, StoreError};
 
 fn print_json<T: Serialize>(value: &T) -> Result<(), Failure> {
     let text = serde_json::to_string_pretty(value)
@@ -19,6 +20,19 @@ fn print_json<T: Serialize>(value: &T) -> Result<(), Failure> {
     Ok(())
 }
 
+/// `status --json`: the status, plus where the journal is damaged (`null` when it is
+/// not), so a script reading the state also learns it stops short.
+#[derive(Serialize)]
+struct StatusJson<'a> {
+    #[serde(flatten)]
+    status: &'a report::Status,
+    damaged: Option<&'a Damage>,
+}
+
+/// A journal damaged before its last line still shows the state replayed up to the
+/// damage (what the operator needs in the middle of a window), but the command exits 65:
+/// a script polling `status` must notice that the state it reads stops short, and an
+/// exit code is the one thing every script already checks.
 pub fn status(session: Option<&str>, json: bool) -> Result<(), Failure> {
     let store = Store::open_existing(store_root()?);
     let id = match session {
@@ -31,16 +45,56 @@ pub fn status(session: Option<&str>, json: bool) -> Result<(), Failure> {
         })?,
     };
     let paths = store.existing(&id)?;
-    let (records, report_info) = paths.read_journal()?;
-    let runbook = verified_runbook(&paths, &records)?;
-    let run = RunState::replay(&runbook, &records);
+    let prefix = read_prefix(&paths.journal()).map_err(|e| Failure::from(StoreError::from(e)))?;
+    let damaged = |shown: Option<u64>| {
+        prefix.damage.as_ref().map(|d| {
+            let shown = match shown {
+                Some(n) => format!("the state shown stops before it, at saved #{n}"),
+                None => "nothing before it tells which runbook the session ran, so no \
+                         state can be shown"
+                    .to_string(),
+            };
+            Failure::new(
+                exit::DATA,
+                format!(
+                    "journal {} is damaged at byte offset {} (line {}): {}; {shown}. \
+                     `cutover verify {id}` lists every problem; `cutover resume` refuses \
+                     this session.",
+                    paths.journal().display(),
+                    d.offset,
+                    d.line,
+                    d.reason
+                ),
+            )
+        })
+    };
+    let records = &prefix.records;
+    let runbook = match verified_runbook(&paths, records) {
+        Ok(rb) => rb,
+        // With nothing to show, the damage is the news (when there is any).
+        Err(f) => return Err(damaged(None).unwrap_or(f)),
+    };
+    let run = RunState::replay(&runbook, records);
     let now = Timestamp::now();
     let status = report::status(&runbook, &run, now, store.holder(&paths));
+    let failure = damaged(Some(status.saved));
     if json {
-        return print_json(&status);
+        print_json(&StatusJson {
+            status: &status,
+            damaged: prefix.damage.as_ref(),
+        })?;
+        return failure.map_or(Ok(()), Err);
     }
     let tz = &status.window.timezone;
     let mut out = String::new();
+    if let Some(d) = &prefix.damage {
+        let _ = writeln!(
+            out,
+            "DAMAGED   the journal is damaged at byte offset {} (line {}): {}\n          \
+             shown: the state up to saved #{} only; `cutover verify {id}` tells more\n",
+            d.offset, d.line, d.reason, status.saved
+        );
+    }
     let _ = writeln!(
         out,
         "session   {}{}",
@@ -115,11 +169,11 @@ pub fn status(session: Option<&str>, json: bool) -> Result<(), Failure> {
     if let Some(outcome) = status.finished {
         let _ = writeln!(out, "finished  {outcome:?}");
     }
-    if report_info.truncated_bytes > 0 {
+    if prefix.torn_tail_bytes > 0 {
         let _ = writeln!(
             out,
             "note      the journal ends in a torn line ({} bytes, never shown as saved); resume cuts it off",
-            report_info.truncated_bytes
+            prefix.torn_tail_bytes
         );
     }
     let _ = writeln!(
@@ -163,7 +217,7 @@ pub fn status(session: Option<&str>, json: bool) -> Result<(), Failure> {
         }
     }
     print!("{out}");
-    Ok(())
+    failure.map_or(Ok(()), Err)
 }
 
 #[derive(Debug, Serialize)]

@@ -93,13 +93,16 @@ pub fn init_logging(paths: &SessionPaths, filter: EnvFilter) {
             .with_writer(std::sync::Mutex::new(file))
             .with_ansi(false)
             .with_target(false)
+            // A log write that fails (a full disk, a file-size limit) must not be
+            // reported on stderr: that is the screen, or gone with the terminal.
+            .log_internal_errors(false)
             .try_init();
     }
     install_panic_log();
 }
 
-/// Panics are logged to `cutover.log` as well; ratatui's own hook (installed later,
-/// chained in front of this one) restores the terminal first.
+/// Panics are logged to `cutover.log` as well; the screen's hook (installed later,
+/// chained in front of this one: `app::runtime::screen`) restores the terminal first.
 fn install_panic_log() {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {

@@ -29,6 +29,9 @@ pub fn run(session: Option<&str>, ascii: bool) -> Result<(), Failure> {
         .poll()
         .map_err(|e| Failure::new(exit::DATA, format!("session {id}: {e}")))?;
     let runbook = resume::verified_runbook(&paths, &records)?;
+    // The watcher shows the same output as the driver, so it needs the same secrets to
+    // mask it with; without them it would show their values.
+    resume::require_secrets(&runbook, false)?;
     tui::require_terminal()?;
     // Templates (the `operator` variable) render as on the driver's screen.
     let driver_name = records

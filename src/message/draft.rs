@@ -68,8 +68,13 @@ pub fn render(
         });
     };
     let ctx = context(runbook, run, now, operator);
-    let subject = template::render(&subject, &ctx)?;
-    let body = template::render(&body, &ctx)?;
+    // Templates cannot name a secret (validate refuses it) and the context holds none;
+    // masking the result as well covers a value that reached a variable or a title.
+    let secrets = crate::runbook::secrets::active();
+    let subject = secrets
+        .mask(&template::render(&subject, &ctx)?)
+        .into_owned();
+    let body = secrets.mask(&template::render(&body, &ctx)?).into_owned();
     Ok(Draft {
         phase: phase.to_string(),
         // A subject is one line whatever the template did.
@@ -87,7 +92,11 @@ pub fn compose(subject: &str, body: &str) -> String {
 
 /// The subject and body back from the editor's text: the first line is the subject
 /// (with or without its `Subject:` label), the body follows the blank line after it.
+/// A secret typed or pasted into the text comes back masked: what is parsed is what is
+/// sent and journaled.
 pub fn parse(text: &str) -> (String, String) {
+    let text = crate::runbook::secrets::active().mask(text);
+    let text = text.as_ref();
     let (first, rest) = text.split_once('\n').unwrap_or((text, ""));
     let subject = first
         .strip_prefix(SUBJECT)

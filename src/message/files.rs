@@ -22,6 +22,8 @@ pub fn write(dir: &Path, n: u32, phase: &str, text: &str) -> Result<String, File
         move |source| FileError { path, source }
     };
     crate::session::store::mkdir_private(dir).map_err(err(dir))?;
+    // Saved drafts and sent messages are kept: a secret typed into one is kept masked.
+    let text = crate::runbook::secrets::active().mask(text);
     let mut n = n.max(1);
     loop {
         let name = format!("{n:03}-{phase}.txt");

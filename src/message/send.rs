@@ -55,15 +55,19 @@ pub fn request_for(
             _ => p,
         }
     });
+    // Secrets are inherited, like every command's (see `runner::watch::spec_for`).
     let mut env: Vec<(String, String)> = run.vars.clone().into_iter().collect();
     env.push(("CUTOVER_SESSION".into(), run.session.clone()));
+    // A secret typed or pasted into the draft goes out as `****`: stakeholders' mail
+    // is the last place for it.
+    let secrets = crate::runbook::secrets::active();
     Some(SendRequest {
         command,
         shell,
         workdir,
         env,
-        subject: subject.to_string(),
-        body: body.to_string(),
+        subject: secrets.mask(subject).into_owned(),
+        body: secrets.mask(body).into_owned(),
         timeout: TIMEOUT,
     })
 }
@@ -192,10 +196,13 @@ pub fn send(req: &SendRequest) -> SendOutcome {
         }
     }
     // The last thing it said, from stderr first: that is where a failing client explains.
+    // It is journaled and shown, so a secret in it (a client echoing its login) is masked
+    // before the line is shortened, which could otherwise cut one in half.
+    let secrets = crate::runbook::secrets::active();
     let last_line = output.iter().rev().find_map(|bytes| {
         String::from_utf8_lossy(bytes)
             .lines()
-            .map(display_safe)
+            .map(|l| display_safe(&secrets.mask(l)))
             .rfind(|l| !l.is_empty())
     });
     let status = match status {

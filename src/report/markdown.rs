@@ -17,9 +17,39 @@ use super::{
 use crate::run::context::format_in;
 use crate::run::report::AttemptInfo;
 use crate::runbook::Duration;
+use crate::runbook::secrets::Secrets;
+
+thread_local! {
+    /// The secrets of the report being rendered on this thread. Every text put into the
+    /// document passes through [`esc`], [`code`] or [`Md::fenced`], which mask it before
+    /// escaping it: once escaped (`\_`, `&amp;`, `<br>`), a value would no longer be
+    /// found.
+    static SECRETS: std::cell::RefCell<Secrets> = std::cell::RefCell::new(Secrets::default());
+}
+
+/// Sets [`SECRETS`] for as long as it lives.
+struct Masking;
+
+impl Masking {
+    fn new(secrets: &Secrets) -> Masking {
+        SECRETS.with_borrow_mut(|s| *s = secrets.clone());
+        Masking
+    }
+}
+
+impl Drop for Masking {
+    fn drop(&mut self) {
+        SECRETS.with_borrow_mut(|s| *s = Secrets::default());
+    }
+}
+
+fn masked(text: &str) -> String {
+    SECRETS.with_borrow(|s| s.mask(text).into_owned())
+}
 
 /// The whole report.
 pub fn render(report: &Report) -> String {
+    let masking = Masking::new(&report.secrets);
     let mut md = Md {
         out: String::new(),
         tz: report.window.timezone.clone(),
@@ -33,7 +63,9 @@ pub fn render(report: &Report) -> String {
     md.overrides(report);
     md.messages(report);
     md.timeline(report);
-    md.out
+    drop(masking);
+    // And the document itself, for any text that reached it unescaped.
+    report.secrets.mask(&md.out).into_owned()
 }
 
 struct Md {
@@ -534,7 +566,10 @@ impl Md {
     }
 
     fn fenced(&mut self, info: &str, text: &str) {
-        let text = visible(&text.replace("\r\n", "\n").replace('\r', "\n"), true);
+        let text = visible(
+            &masked(text).replace("\r\n", "\n").replace('\r', "\n"),
+            true,
+        );
         let fence = "`".repeat(longest_run(&text, '`').max(2) + 1);
         self.line(format!("{fence}{info}"));
         self.out.push_str(&text);
@@ -643,7 +678,7 @@ fn cell(text: &str) -> String {
 /// Punctuation that cannot do harm where it stands (`_` inside a word, a lone `[`) is
 /// left alone, so the raw text still reads well in a ticket that shows it unrendered.
 pub fn esc(text: &str) -> String {
-    let text = text.replace("\r\n", "\n").replace('\r', "\n");
+    let text = masked(text).replace("\r\n", "\n").replace('\r', "\n");
     let chars: Vec<char> = text.chars().collect();
     let mut out = String::with_capacity(text.len());
     for (i, &c) in chars.iter().enumerate() {
@@ -673,6 +708,7 @@ pub fn code(text: &str) -> String {
     if text.is_empty() {
         return dash();
     }
+    let text = masked(text);
     let text = visible(&text.replace("\r\n", " ").replace(['\r', '\n'], " "), false);
     let ticks = "`".repeat(longest_run(&text, '`') + 1);
     // A span that starts or ends with a backtick needs a space inside its delimiters.

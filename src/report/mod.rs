@@ -66,7 +66,10 @@ impl From<Option<Outcome>> for Ending {
     }
 }
 
+/// Serialized through [`Report`]'s own `Serialize`, which masks the runbook's secrets in
+/// every string (`remote = "Self"` makes the derived code a plain function it calls).
 #[derive(Debug, Serialize)]
+#[serde(remote = "Self")]
 pub struct Report {
     pub schema: u32,
     pub session: String,
@@ -93,6 +96,25 @@ pub struct Report {
     pub messages: Vec<MessageReport>,
     /// The planned-against-actual picture, one line per entry, plain ASCII.
     pub timeline: Vec<String>,
+    /// What the JSON and the Markdown mask: the runbook's secrets that this process knows
+    /// (see [`crate::runbook::secrets::for_reading`]). Typed notes and reasons, message
+    /// texts and command details are all text someone could have pasted a secret into.
+    #[serde(skip)]
+    pub secrets: crate::runbook::secrets::Secrets,
+}
+
+impl Serialize for Report {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if self.secrets.is_empty() {
+            return Report::serialize(self, serializer);
+        }
+        // Masked as a JSON document, string by string, so no value survives in any
+        // field, present or future.
+        let mut value = Report::serialize(self, serde_json::value::Serializer)
+            .map_err(serde::ser::Error::custom)?;
+        self.secrets.mask_json(&mut value);
+        value.serialize(serializer)
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -337,6 +359,7 @@ pub fn build(runbook: &Runbook, records: &[Record], run: &RunState, now: Timesta
             })
             .collect(),
         timeline: picture(runbook, run, now),
+        secrets: crate::runbook::secrets::for_reading(runbook),
     }
 }
 
@@ -506,4 +529,79 @@ fn locate(runbook: &Runbook, run: &RunState, backup: &str, path: &Path) -> PathB
     crate::runner::watch::spec_for(runbook, run, &TaskId::backup(backup, 1), None)
         .and_then(|spec| spec.workdir)
         .map_or_else(|| path.to_path_buf(), |dir| dir.join(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runbook::secrets::Secrets;
+
+    /// Underscores, `&` and `*` are escaped in Markdown: the value must be masked before.
+    const PW: &str = "p_a&ss*w0rd";
+
+    fn session() -> (Runbook, Vec<Record>) {
+        let rb = Runbook::parse(
+            "t.toml",
+            r#"[runbook]
+title = "masking"
+secrets = ["PW"]
+
+[window]
+duration = "1h"
+
+[[phase]]
+id = "p"
+title = "Phase"
+
+[[phase.step]]
+id = "a"
+title = "A"
+estimate = "1m"
+"#,
+        )
+        .unwrap();
+        let at = "2026-11-28T21:00:00Z";
+        // Built from JSON, as the journal holds them.
+        let records = [
+            serde_json::json!({"type": "session_started", "session": "s", "runbook_path": "t.toml",
+                "runbook_sha256": rb.sha256, "vars": {}, "cutover_version": "0",
+                "window": {"start": at, "end": "2026-11-28T22:00:00Z", "timezone": "UTC"}}),
+            serde_json::json!({"type": "note_added", "step": "a", "text": format!("pasted {PW} here")}),
+            serde_json::json!({"type": "step_skipped", "step": "a", "reason": format!("{PW}\nsecond line")}),
+            serde_json::json!({"type": "rollback_started", "reason": format!("why: {PW}")}),
+        ]
+        .into_iter()
+        .enumerate()
+        .map(|(i, event)| {
+            serde_json::from_value::<Record>(serde_json::json!({
+                "seq": i + 1, "at": at, "by": "op@host", "event": event,
+            }))
+            .unwrap()
+        })
+        .collect::<Vec<_>>();
+        (rb, records)
+    }
+
+    #[test]
+    fn json_and_markdown_mask_every_secret_in_every_field() {
+        let (rb, records) = session();
+        let run = RunState::replay(&rb, &records);
+        let now: Timestamp = "2026-11-28T21:30:00Z".parse().unwrap();
+        let mut report = build(&rb, &records, &run, now);
+        // Unmasked, it is there (the control), in both forms.
+        let json = serde_json::to_string(&report).unwrap();
+        assert_eq!(json.matches(PW).count(), 3, "{json}");
+        assert!(markdown::render(&report).contains(r"p_a&amp;ss\*w0rd"));
+
+        report.secrets = Secrets::from_values([("PW".to_string(), PW.to_string())]);
+        let json = serde_json::to_string_pretty(&report).unwrap();
+        assert!(!json.contains(PW), "{json}");
+        assert!(json.contains("pasted **** here"), "{json}");
+        assert!(json.contains("why: ****"), "{json}");
+        let md = markdown::render(&report);
+        for leaked in [PW, r"p_a&amp;ss\*w0rd", "p_a", "ss*w0rd", r"ss\*w0rd"] {
+            assert!(!md.contains(leaked), "{leaked}: {md}");
+        }
+        assert!(md.contains(r"pasted \*\*\*\* here"), "{md}");
+    }
 }

@@ -137,10 +137,11 @@ pub fn completed_at(runbook: &Runbook, run: &RunState) -> Option<Timestamp> {
     let contingency = run.rollback_started.is_some();
     let mut latest = None;
     let mut settled = true;
-    for s in crate::runbook::estimate::steps_in(&runbook.file, contingency)
-        .filter(|s| s.kind() != crate::runbook::StepKind::Message)
+    for (_, state) in run
+        .path(runbook, contingency)
+        .filter(|(s, _)| s.kind() != crate::runbook::StepKind::Message)
     {
-        match run.step(s.id.get_ref()) {
+        match state {
             Some(st) if st.status.is_settled() => latest = latest.max(st.finished_at),
             _ => settled = false,
         }

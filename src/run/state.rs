@@ -3,12 +3,13 @@
 //! The same `apply` runs live and on resume, so a resumed session is by construction
 //! the session the operator saw.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use jiff::Timestamp;
 use serde::Serialize;
 
-use crate::runbook::model::DowntimeMark;
+use crate::runbook::model::{DowntimeMark, Step};
 use crate::runbook::{Duration, Runbook};
 use crate::session::{Event, Outcome, Record, WindowSpec};
 
@@ -258,12 +259,58 @@ pub struct RunState {
     /// Events naming a step or backup the runbook does not have. Zero unless the
     /// journal and runbook disagree, which resume checks before it gets here.
     pub unknown_refs: u32,
+    /// Each step's place in `steps`, by id.
+    #[serde(skip)]
+    index: StepIndex,
 }
+
+/// Where each step is in [`RunState::steps`], by id. Nearly every record of a journal
+/// names a step, and a frame looks up every step more than once: a scan by id is a
+/// thousand string compares each time in a 1,000-step runbook, which made replaying a
+/// 100,000-event journal take most of a second and a frame some 30 ms.
+///
+/// Only a hint: `steps` is public, so every answer is checked against it, and a stale
+/// or missing entry falls back to the scan.
+#[derive(Debug, Clone, Default)]
+struct StepIndex(HashMap<String, usize, BuildHasherDefault<Fnv>>);
+
+/// FNV-1a. Step ids are a few bytes chosen by the runbook's author, so SipHash's guard
+/// against chosen keys buys nothing here, and a frame hashes thousands of ids.
+#[derive(Debug, Clone, Copy)]
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
+/// Built from `steps` when the state is made: two states differ by what they hold, never
+/// by their index.
+impl PartialEq for StepIndex {
+    fn eq(&self, _: &StepIndex) -> bool {
+        true
+    }
+}
+
+impl Eq for StepIndex {}
 
 impl RunState {
     /// The state before any event: every step and backup pending.
     pub fn new(runbook: &Runbook) -> RunState {
-        let steps = runbook
+        let steps: Vec<StepState> = runbook
             .steps()
             .map(|(_, s)| StepState {
                 id: s.id.get_ref().clone(),
@@ -279,6 +326,13 @@ impl RunState {
                 failed_reason: None,
             })
             .collect();
+        let index = StepIndex(
+            steps
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (s.id.clone(), i))
+                .collect(),
+        );
         let backups = runbook
             .file
             .backups
@@ -325,6 +379,7 @@ impl RunState {
             last_seq: 0,
             last_event_at: None,
             unknown_refs: 0,
+            index,
         }
     }
 
@@ -340,11 +395,45 @@ impl RunState {
     }
 
     pub fn step(&self, id: &str) -> Option<&StepState> {
-        self.steps.iter().find(|s| s.id == id)
+        self.position(id).map(|i| &self.steps[i])
+    }
+
+    /// The steps of the forward path (`contingency` false) or of the rollback, in the
+    /// runbook's order, each with its state. `steps` is built in that same order, so the
+    /// pairing walks both lists once instead of looking each step up: the window pane
+    /// and the message draft do this for every step on every frame. A state that does
+    /// not line up (`steps` is public and could have been changed) is looked up by id.
+    pub fn path<'a>(
+        &'a self,
+        runbook: &'a Runbook,
+        contingency: bool,
+    ) -> impl Iterator<Item = (&'a Step, Option<&'a StepState>)> + 'a {
+        runbook
+            .file
+            .phases
+            .iter()
+            .flat_map(|p| p.steps.iter().map(move |s| (p.contingency, s)))
+            .enumerate()
+            .filter(move |(_, (c, _))| *c == contingency)
+            .map(move |(i, (_, def))| {
+                let id = def.id.get_ref();
+                match self.steps.get(i) {
+                    Some(st) if st.id == *id => (def, Some(st)),
+                    _ => (def, self.step(id)),
+                }
+            })
+    }
+
+    /// The step's index in `steps` (and so in the runbook's order).
+    fn position(&self, id: &str) -> Option<usize> {
+        match self.index.0.get(id) {
+            Some(&i) if self.steps.get(i).is_some_and(|s| s.id == id) => Some(i),
+            _ => self.steps.iter().position(|s| s.id == id),
+        }
     }
 
     fn step_mut(&mut self, id: &str) -> Option<&mut StepState> {
-        let index = self.steps.iter().position(|s| s.id == id);
+        let index = self.position(id);
         if index.is_none() {
             self.unknown_refs += 1;
         }
@@ -400,7 +489,7 @@ impl RunState {
             }
             Event::SessionResumed { .. } => {}
             Event::StepStarted { step, attempt } => {
-                let downtime_start = is_downtime(runbook, step, DowntimeMark::Start);
+                let downtime_start = self.is_downtime(runbook, step, DowntimeMark::Start);
                 if let Some(s) = self.step_mut(step) {
                     s.status = StepStatus::Running;
                     s.attempts = s.attempts.max(*attempt);
@@ -459,7 +548,7 @@ impl RunState {
                 }
             }
             Event::StepDone { step } => {
-                let downtime_start = is_downtime(runbook, step, DowntimeMark::Start);
+                let downtime_start = self.is_downtime(runbook, step, DowntimeMark::Start);
                 if let Some(s) = self.step_mut(step) {
                     s.status = StepStatus::Done;
                     s.finished_at = Some(at);
@@ -665,7 +754,7 @@ impl RunState {
     }
 
     fn mark_downtime_end(&mut self, runbook: &Runbook, step: &str, at: Timestamp) {
-        if is_downtime(runbook, step, DowntimeMark::End) && self.downtime_started.is_some() {
+        if self.is_downtime(runbook, step, DowntimeMark::End) && self.downtime_started.is_some() {
             self.downtime_ended = Some(at);
         }
     }
@@ -684,6 +773,162 @@ fn attempt_mut(history: &mut Vec<Attempt>, attempt: u32, at: Timestamp) -> &mut 
     &mut history[index]
 }
 
-fn is_downtime(runbook: &Runbook, step: &str, mark: DowntimeMark) -> bool {
-    runbook.step(step).is_some_and(|s| s.downtime == Some(mark))
+impl RunState {
+    /// Whether `step` carries the downtime `mark`: found through the index (the runbook's
+    /// steps are in the same order as `steps`), by a search only if the two disagree.
+    fn is_downtime(&self, runbook: &Runbook, step: &str, mark: DowntimeMark) -> bool {
+        let def = self
+            .position(step)
+            .and_then(|i| nth_step(runbook, i))
+            .filter(|s| s.id.get_ref() == step)
+            .or_else(|| runbook.step(step));
+        def.is_some_and(|s| s.downtime == Some(mark))
+    }
+}
+
+/// The runbook's `i`th step in file order, one phase at a time rather than step by step.
+fn nth_step(runbook: &Runbook, mut i: usize) -> Option<&Step> {
+    for phase in &runbook.file.phases {
+        match phase.steps.get(i) {
+            Some(s) => return Some(s),
+            None => i -= phase.steps.len(),
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn runbook() -> Runbook {
+        Runbook::parse(
+            "index.toml",
+            r#"
+[runbook]
+title = "Index"
+
+[window]
+duration = "4h"
+
+[[phase]]
+id = "p1"
+title = "One"
+
+[[phase.step]]
+id = "a"
+title = "A"
+
+[[phase.step]]
+id = "b"
+title = "B"
+downtime = "start"
+
+[[phase]]
+id = "p2"
+title = "Two"
+
+[[phase.step]]
+id = "c"
+title = "C"
+
+[[phase.step]]
+id = "d"
+title = "D"
+downtime = "end"
+"#,
+        )
+        .unwrap()
+    }
+
+    fn record(seq: u64, secs: i64, event: Event) -> Record {
+        Record {
+            seq,
+            at: Timestamp::from_second(1_800_000_000 + secs).unwrap(),
+            by: "x@y".into(),
+            event,
+        }
+    }
+
+    #[test]
+    fn steps_are_found_by_id_even_after_the_list_changed() {
+        let rb = runbook();
+        let mut run = RunState::new(&rb);
+        for id in ["a", "b", "c", "d"] {
+            assert_eq!(run.step(id).map(|s| s.id.as_str()), Some(id));
+        }
+        assert!(run.step("nope").is_none());
+        // `steps` is public: the index is stale now and must not be believed.
+        run.steps.reverse();
+        run.steps.pop();
+        for id in ["b", "c", "d"] {
+            assert_eq!(run.step(id).map(|s| s.id.as_str()), Some(id));
+        }
+        assert!(run.step("a").is_none());
+    }
+
+    #[test]
+    fn downtime_marks_are_found_in_any_phase() {
+        let rb = runbook();
+        let done = |seq, secs, step: &str| record(seq, secs, Event::StepDone { step: step.into() });
+        let records = [
+            done(1, 10, "a"),
+            done(2, 20, "b"),
+            done(3, 30, "c"),
+            done(4, 40, "d"),
+        ];
+        // Each step is checked for its own mark, not a neighbour's: `c` ends nothing.
+        let before_d = RunState::replay(&rb, &records[..3]);
+        assert_eq!(
+            before_d.downtime_started,
+            Some(Timestamp::from_second(1_800_000_020).unwrap())
+        );
+        assert_eq!(before_d.downtime_ended, None);
+        let run = RunState::replay(&rb, &records);
+        assert_eq!(
+            run.downtime_started,
+            Some(Timestamp::from_second(1_800_000_020).unwrap())
+        );
+        assert_eq!(
+            run.downtime_ended,
+            Some(Timestamp::from_second(1_800_000_040).unwrap())
+        );
+        assert_eq!(run.unknown_refs, 0);
+    }
+
+    #[test]
+    fn the_path_pairs_each_step_with_its_own_state_in_either_direction() {
+        let mut text = runbook().source.clone();
+        text.push_str(
+            "\n[[phase]]\nid = \"back\"\ntitle = \"Back\"\ncontingency = true\n\n\
+             [[phase.step]]\nid = \"r\"\ntitle = \"R\"\n",
+        );
+        let rb = Runbook::parse("path.toml", &text).unwrap();
+        let run = RunState::replay(&rb, &[record(1, 10, Event::StepDone { step: "b".into() })]);
+        let ids = |run: &RunState, contingency: bool| -> Vec<(String, String, bool)> {
+            run.path(&rb, contingency)
+                .map(|(def, st)| {
+                    let st = st.expect("every step has a state");
+                    (
+                        def.id.get_ref().clone(),
+                        st.id.clone(),
+                        st.status == StepStatus::Done,
+                    )
+                })
+                .collect()
+        };
+        let forward = vec![
+            ("a".to_string(), "a".to_string(), false),
+            ("b".into(), "b".into(), true),
+            ("c".into(), "c".into(), false),
+            ("d".into(), "d".into(), false),
+        ];
+        assert_eq!(ids(&run, false), forward);
+        assert_eq!(ids(&run, true), vec![("r".into(), "r".into(), false)]);
+        // Out of order, the pairing falls back to the id and stays right.
+        let mut shuffled = run.clone();
+        shuffled.steps.reverse();
+        assert_eq!(ids(&shuffled, false), forward);
+        assert_eq!(ids(&shuffled, true), vec![("r".into(), "r".into(), false)]);
+    }
 }

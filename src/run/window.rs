@@ -126,8 +126,19 @@ pub fn step_remaining(
     let Some(def) = runbook.step(step_id) else {
         return Duration::ZERO;
     };
+    remaining_of(runbook, def, run.step(step_id), now)
+}
+
+/// [`step_remaining`] for a step already found: [`remaining`] walks every step, and
+/// looking each one up again by id made a frame of a 1,000-step runbook quadratic.
+fn remaining_of(
+    runbook: &Runbook,
+    def: &crate::runbook::Step,
+    state: Option<&super::state::StepState>,
+    now: Timestamp,
+) -> Duration {
     let est = estimate::step_estimate(&runbook.file, def).unwrap_or(Duration::ZERO);
-    match run.step(step_id) {
+    match state {
         Some(s) if s.status.is_settled() => Duration::ZERO,
         Some(s) if s.status == StepStatus::Running => {
             let spent = s
@@ -143,18 +154,16 @@ pub fn step_remaining(
 /// contingency phases once the rollback has started.
 pub fn remaining(runbook: &Runbook, run: &RunState, now: Timestamp) -> Duration {
     let contingency = run.rollback_started.is_some();
-    estimate::steps_in(&runbook.file, contingency)
-        .map(|s| step_remaining(runbook, run, s.id.get_ref(), now))
+    run.path(runbook, contingency)
+        .map(|(def, state)| remaining_of(runbook, def, state, now))
         .sum()
 }
 
 /// Whether every step of the path being followed is done or skipped.
 pub fn path_settled(runbook: &Runbook, run: &RunState) -> bool {
     let contingency = run.rollback_started.is_some();
-    estimate::steps_in(&runbook.file, contingency).all(|s| {
-        run.step(s.id.get_ref())
-            .is_some_and(|st| st.status.is_settled())
-    })
+    run.path(runbook, contingency)
+        .all(|(_, state)| state.is_some_and(|st| st.status.is_settled()))
 }
 
 pub fn status(runbook: &Runbook, run: &RunState, now: Timestamp) -> WindowStatus {

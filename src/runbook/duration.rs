@@ -60,7 +60,7 @@ impl Duration {
     /// Whole minutes once past a minute: seconds on a countdown of hours are noise.
     pub fn approx(self) -> Duration {
         if self.secs >= 60 {
-            Duration::from_secs((self.secs + 30) / 60 * 60)
+            Duration::from_secs(self.secs.saturating_add(30) / 60 * 60)
         } else {
             self
         }

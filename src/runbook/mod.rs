@@ -6,6 +6,7 @@ pub mod duration;
 pub mod estimate;
 pub mod model;
 pub mod schema;
+pub mod secrets;
 pub mod template;
 pub mod validate;
 

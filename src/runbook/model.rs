@@ -62,6 +62,14 @@ pub struct Header {
     /// Where commands run, relative to the runbook file (default: where cutover was started).
     #[serde(default)]
     pub workdir: Option<String>,
+    /// Environment variables the commands need that must never be written down, e.g.
+    /// `["DB_PASSWORD"]`. Each is read from the environment cutover is started (and
+    /// resumed) in, which must set it to at least 4 characters; commands see it as
+    /// `$DB_PASSWORD`. Never journaled, never available to templates, and masked as
+    /// `****` in the output pane, messages and the report.
+    #[serde(default)]
+    #[schemars(schema_with = "schema::env_names")]
+    pub secrets: Vec<Spanned<String>>,
 }
 
 /// A version scheme for `FROM_VERSION` and `TO_VERSION`.
@@ -339,8 +347,18 @@ impl Step {
         kinds
     }
 
+    /// The first of [`Step::kinds`], without building the list: every frame asks it of
+    /// every step.
     pub fn kind(&self) -> StepKind {
-        self.kinds().first().map_or(StepKind::Manual, |k| k.0)
+        if self.run.is_some() {
+            StepKind::Command
+        } else if self.backups.is_some() {
+            StepKind::Backup
+        } else if self.message.is_some() {
+            StepKind::Message
+        } else {
+            StepKind::Manual
+        }
     }
 
     /// The backups this step takes, in its order (validate refuses a repeat, and a

@@ -86,6 +86,18 @@ pub fn ids(_: &mut SchemaGenerator) -> Schema {
     })
 }
 
+/// What `validate` accepts as a secret's name: an environment variable's.
+pub const ENV_NAME_PATTERN: &str = "^[A-Za-z_][A-Za-z0-9_]*$";
+
+/// A list of environment variable names (the runbook's `secrets`).
+pub fn env_names(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": "array",
+        "items": { "type": "string", "pattern": ENV_NAME_PATTERN },
+        "uniqueItems": true
+    })
+}
+
 /// A window time: `validate` wants RFC 3339 with an offset, which is what `date-time` means.
 pub fn time(_: &mut SchemaGenerator) -> Schema {
     json_schema!({ "type": "string", "format": "date-time" })

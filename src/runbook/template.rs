@@ -4,9 +4,24 @@
 //! `TO_VERSION` was misspelled is worse than a refusal to render it.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
 use std::ops::Range;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use minijinja::{Environment, ErrorKind, UndefinedBehavior};
+use minijinja::{AutoEscape, Environment, ErrorKind, Output, State, UndefinedBehavior, Value};
+
+/// Instructions one render may execute (minijinja's fuel). A stakeholder message or a
+/// step's detail fills in a few values and takes a few hundred; a runbook looping over
+/// `range(100000)` twice would take 10^10, and `validate`, the detail pane (rendered every
+/// frame) and a message drafted live would never come back.
+pub const MAX_FUEL: u64 = 100_000;
+
+/// Bytes one render may produce, and separately bytes its `{{ }}` expressions may emit
+/// (which also counts text captured by `{% set %}` or `{% filter %}` blocks, which never
+/// reach the output buffer). A message or detail is a few kilobytes; without a cap one
+/// `{{ 'x' * 100000000 }}` in a loop is gigabytes.
+pub const MAX_OUTPUT: usize = 1 << 20;
 
 /// Names the runtime puts into every template context next to the runbook's `[vars]`.
 pub const LIVE_VARIABLES: &[&str] = &[
@@ -65,6 +80,12 @@ pub enum TemplateError {
         detail: String,
         range: Option<Range<usize>>,
     },
+    /// The template went over [`MAX_FUEL`] steps or [`MAX_OUTPUT`] bytes.
+    #[error("{detail}")]
+    Limit {
+        detail: String,
+        range: Option<Range<usize>>,
+    },
 }
 
 impl TemplateError {
@@ -74,7 +95,18 @@ impl TemplateError {
             TemplateError::Syntax { range, .. }
             | TemplateError::Undefined { range, .. }
             | TemplateError::Unknown { range, .. }
-            | TemplateError::Render { range, .. } => range.clone(),
+            | TemplateError::Render { range, .. }
+            | TemplateError::Limit { range, .. } => range.clone(),
+        }
+    }
+
+    fn output_limit(range: Option<Range<usize>>) -> Self {
+        TemplateError::Limit {
+            detail: format!(
+                "template stopped: it renders more than {} KiB of text",
+                MAX_OUTPUT / 1024
+            ),
+            range,
         }
     }
 
@@ -112,6 +144,12 @@ impl TemplateError {
                 detail,
                 range,
             },
+            ErrorKind::OutOfFuel => TemplateError::Limit {
+                detail: format!(
+                    "template stopped after {MAX_FUEL} steps: it loops too long to render"
+                ),
+                range,
+            },
             _ => TemplateError::Render { detail, range },
         }
     }
@@ -127,16 +165,150 @@ fn environment<'s>() -> Environment<'s> {
     env
 }
 
-/// Renders `template` with `ctx`; any name not in `ctx` is an error.
+/// Shared by one render's formatter: how much its `{{ }}` expressions emitted, and whether
+/// one was refused for going over [`MAX_OUTPUT`].
+#[derive(Default)]
+struct Emitted {
+    bytes: AtomicUsize,
+    over: AtomicBool,
+}
+
+/// A `fmt::Write` onto minijinja's output that refuses to go past `left` bytes, so that a
+/// value whose text is huge is cut off while being formatted instead of after.
+struct Bounded<'o, 'a> {
+    out: &'o mut Output<'a>,
+    left: usize,
+    over: bool,
+}
+
+impl std::fmt::Write for Bounded<'_, '_> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        if s.len() > self.left {
+            self.over = true;
+            return Err(std::fmt::Error);
+        }
+        self.left -= s.len();
+        self.out.write_str(s)
+    }
+}
+
+fn bounded_formatter(
+    emitted: &Emitted,
+    out: &mut Output,
+    state: &State,
+    value: &Value,
+) -> Result<(), minijinja::Error> {
+    // Templates here are never named like HTML files, so nothing auto-escapes; were that to
+    // change, minijinja's own formatter keeps the escaping right (unbounded, as before).
+    if !matches!(state.auto_escape(), AutoEscape::None) {
+        return minijinja::escape_formatter(out, state, value);
+    }
+    let left = MAX_OUTPUT.saturating_sub(emitted.bytes.load(Ordering::Relaxed));
+    // Every item of a sequence or map prints as a byte at least, and a lazy one keeps
+    // being iterated after the writer refuses (`[1] * 10**18` would print for ever): one
+    // with more items than bytes left is refused before it starts.
+    if value.as_str().is_none() && value.len().is_some_and(|n| n > left) {
+        emitted.over.store(true, Ordering::Relaxed);
+        return Err(minijinja::Error::new(
+            ErrorKind::InvalidOperation,
+            "template output limit",
+        ));
+    }
+    let mut w = Bounded {
+        out,
+        left,
+        over: false,
+    };
+    // With no auto-escaping, minijinja's formatter prints a value with `Display` too.
+    let written = write!(w, "{value}");
+    emitted.bytes.fetch_add(left - w.left, Ordering::Relaxed);
+    if w.over {
+        emitted.over.store(true, Ordering::Relaxed);
+        return Err(minijinja::Error::new(
+            ErrorKind::InvalidOperation,
+            "template output limit",
+        ));
+    }
+    written.map_err(|_| minijinja::Error::new(ErrorKind::WriteFailure, "formatting failed"))
+}
+
+/// The output buffer of one render: refuses to grow past [`MAX_OUTPUT`].
+#[derive(Default)]
+struct Capped {
+    buf: Vec<u8>,
+    over: bool,
+}
+
+impl std::io::Write for Capped {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        if self.buf.len() + bytes.len() > MAX_OUTPUT {
+            self.over = true;
+            return Err(std::io::Error::other("template output limit"));
+        }
+        self.buf.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Renders `template` with `ctx`; any name not in `ctx` is an error. At most [`MAX_FUEL`]
+/// steps and [`MAX_OUTPUT`] bytes: past either, [`TemplateError::Limit`].
+/// The longest template line taken, in bytes. minijinja counts columns in 16 bits, and a
+/// longer line overflows that count (a panic in a debug build, a wrong position in a
+/// release one). No message or detail needs a line near this long.
+pub const MAX_LINE: usize = 60_000;
+
+/// Refuses a template with a line longer than [`MAX_LINE`], before minijinja sees it.
+fn check_lines(template: &str) -> Result<(), TemplateError> {
+    let mut start = 0;
+    for (n, line) in template.split('\n').enumerate() {
+        if line.len() > MAX_LINE {
+            return Err(TemplateError::Syntax {
+                detail: format!(
+                    "line {} of the template is {} bytes long; at most {MAX_LINE} are taken",
+                    n + 1,
+                    line.len()
+                ),
+                line: Some(n + 1),
+                range: Some(start..start),
+            });
+        }
+        start += line.len() + 1;
+    }
+    Ok(())
+}
+
 pub fn render(template: &str, ctx: &BTreeMap<String, String>) -> Result<String, TemplateError> {
-    environment()
-        .render_str(template, ctx)
-        .map_err(|e| TemplateError::from_minijinja(&e, template))
+    check_lines(template)?;
+    let emitted = Arc::new(Emitted::default());
+    let mut env = environment();
+    env.set_fuel(Some(MAX_FUEL));
+    let shared = Arc::clone(&emitted);
+    env.set_formatter(move |out, state, value| bounded_formatter(&shared, out, state, value));
+    let compiled = env
+        .template_from_str(template)
+        .map_err(|e| TemplateError::from_minijinja(&e, template))?;
+    let mut out = Capped::default();
+    match compiled.render_captured_to(ctx, &mut out) {
+        Ok(_) => String::from_utf8(out.buf).map_err(|_| TemplateError::Render {
+            // minijinja only writes `str`s; kept as an error rather than a panic all the same.
+            detail: "the output is not UTF-8".into(),
+            range: None,
+        }),
+        Err(e) if out.over || emitted.over.load(Ordering::Relaxed) => Err(
+            TemplateError::output_limit(e.range().filter(|r| template.get(r.clone()).is_some())),
+        ),
+        Err(e) => Err(TemplateError::from_minijinja(&e, template)),
+    }
 }
 
 /// The top-level names `template` reads (`x` for `{{ x.y }}`), minus minijinja's own
 /// globals such as `range`. A syntax error comes back as [`TemplateError::Syntax`].
 pub fn undeclared(template: &str) -> Result<BTreeSet<String>, TemplateError> {
+    check_lines(template)?;
     let env = environment();
     let compiled = env
         .template_from_str(template)
@@ -149,7 +321,8 @@ pub fn undeclared(template: &str) -> Result<BTreeSet<String>, TemplateError> {
         .collect())
 }
 
-/// Problems that only show when the template runs: unknown filters, tests and functions.
+/// Problems that only show when the template runs: unknown filters, tests and functions,
+/// and a template over the step or size budget (loops, huge values).
 /// Every name in `defined` gets a placeholder value; errors caused by the placeholder
 /// (arithmetic on a string, attribute access) are not the runbook's fault and are ignored.
 pub fn dry_run(template: &str, defined: &BTreeSet<String>) -> Result<(), TemplateError> {
@@ -158,7 +331,11 @@ pub fn dry_run(template: &str, defined: &BTreeSet<String>) -> Result<(), Templat
         .map(|name| (name.clone(), String::from("x")))
         .collect();
     match render(template, &ctx) {
-        Err(e @ (TemplateError::Syntax { .. } | TemplateError::Unknown { .. })) => Err(e),
+        Err(
+            e @ (TemplateError::Syntax { .. }
+            | TemplateError::Unknown { .. }
+            | TemplateError::Limit { .. }),
+        ) => Err(e),
         _ => Ok(()),
     }
 }
@@ -318,6 +495,46 @@ mod tests {
         let err = dry_run("{{ x | uper }}", &defined).unwrap_err();
         assert!(matches!(err, TemplateError::Unknown { what: "filter", .. }));
         assert!(dry_run("{{ x + 1 }} {{ x.y }}", &defined).is_ok());
+    }
+
+    #[test]
+    fn a_loop_too_long_runs_out_of_fuel() {
+        let nested =
+            "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}";
+        let err = render(nested, &ctx(&[])).unwrap_err();
+        assert!(matches!(err, TemplateError::Limit { .. }), "{err:?}");
+        assert!(err.to_string().contains("100000 steps"), "{err}");
+        // The dry run reports it too: it is the runbook's fault, not the placeholder's.
+        let err = dry_run(nested, &BTreeSet::new()).unwrap_err();
+        assert!(matches!(err, TemplateError::Limit { .. }), "{err:?}");
+        // A loop of ordinary size is fine.
+        let out = render("{% for i in range(1000) %}.{% endfor %}", &ctx(&[])).unwrap();
+        assert_eq!(out.len(), 1000);
+    }
+
+    #[test]
+    fn output_is_capped_in_the_output_and_in_captures() {
+        for text in [
+            // Straight to the output.
+            "{% for i in range(1000) %}{{ 'x' * 100000000 }}{% endfor %}",
+            // Captured by a block, never reaching the output buffer.
+            "{% set s %}{% for i in range(1000) %}{{ 'x' * 100000000 }}{% endfor %}{% endset %}",
+            "{% filter upper %}{% for i in range(1000) %}{{ 'x' * 100000 }}{% endfor %}{% endfilter %}",
+            // Raw text, many times over.
+            "{% for i in range(100000) %}0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef{% endfor %}",
+            // A lazily repeated sequence that would print for ever.
+            "{{ [1] * 1000000000000000000 }}",
+        ] {
+            let err = render(text, &ctx(&[])).unwrap_err();
+            assert!(
+                matches!(err, TemplateError::Limit { .. }),
+                "{text}: {err:?}"
+            );
+            assert!(err.to_string().contains("1024 KiB"), "{err}");
+        }
+        // Just under the cap renders whole.
+        let out = render("{{ 'x' * 1048576 }}", &ctx(&[])).unwrap();
+        assert_eq!(out.len(), MAX_OUTPUT);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::ops::Range;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use super::diagnostic::{Diagnostic, line_col};
+use super::diagnostic::Diagnostic;
 use super::estimate;
 use super::model::{OnFailure, RunbookFile, Step, StepKind, VersionScheme};
 use super::template::{self, LIVE_VARIABLES, MESSAGE_PHASES, TemplateError};
@@ -32,6 +32,12 @@ pub fn validate(source: &str) -> Vec<Diagnostic> {
         file: &file,
         doc,
         out: Vec::new(),
+        newlines: source
+            .bytes()
+            .enumerate()
+            .filter_map(|(i, b)| (b == b'\n').then_some(i))
+            .collect(),
+        suggestion_budget: SUGGESTION_BUDGET,
     };
     checker.duplicate_ids();
     checker.id_shapes();
@@ -41,6 +47,7 @@ pub fn validate(source: &str) -> Vec<Diagnostic> {
     checker.cycles();
     checker.window();
     checker.kinds();
+    checker.secrets();
     checker.templates();
     checker.versions();
     checker.estimates();
@@ -128,31 +135,59 @@ fn backticked<S: AsRef<str>>(items: &[S]) -> String {
         .join(", ")
 }
 
+/// Like [`backticked`], but the first `max` only and a count of the rest: a help line
+/// repeated under each of thousands of errors must not list thousands of names each time.
+fn backticked_some<S: AsRef<str>>(items: &[S], max: usize) -> String {
+    if items.len() <= max {
+        return backticked(items);
+    }
+    format!(
+        "{} and {} more",
+        backticked(&items[..max]),
+        items.len() - max
+    )
+}
+
+/// Names longer than this get no "did you mean": ids are at most 64 characters and keys
+/// and zone names shorter, a long name is no typo, and it bounds the cost of comparing one
+/// pair (a 20,000-character name made a 3 GB table).
+const MAX_SUGGESTED_LEN: usize = 64;
+
+/// Work (table cells, and one per candidate looked at) one `validate` may spend on
+/// suggestions: a few tens of milliseconds. Thousands of unknown names against thousands
+/// of step ids would otherwise make validate quadratic; past the budget, errors still
+/// come, without a "did you mean".
+const SUGGESTION_BUDGET: usize = 20_000_000;
+
 /// Edit distance counting insertions, deletions, substitutions and swaps of two neighbours
 /// (`titel` → `title` is one edit: transpositions are the commonest typo).
+#[cfg(test)]
 fn edit_distance(a: &str, b: &str) -> usize {
     let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let mut rows = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for (i, row) in rows.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for (j, cell) in rows[0].iter_mut().enumerate() {
-        *cell = j;
-    }
+    distance(&a, &b)
+}
+
+/// [`edit_distance`] on chars, keeping only the three rows a swap looks back over.
+fn distance(a: &[char], b: &[char]) -> usize {
+    let mut before = vec![0usize; b.len() + 1];
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0usize; b.len() + 1];
     for i in 1..=a.len() {
+        cur[0] = i;
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut best = (rows[i - 1][j] + 1)
-                .min(rows[i][j - 1] + 1)
-                .min(rows[i - 1][j - 1] + cost);
+            let mut best = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                best = best.min(rows[i - 2][j - 2] + 1);
+                best = best.min(before[j - 2] + 1);
             }
-            rows[i][j] = best;
+            cur[j] = best;
         }
+        // Rotate: row i-1 becomes i-2, row i becomes i-1, and the old i-2 is reused.
+        std::mem::swap(&mut before, &mut prev);
+        std::mem::swap(&mut prev, &mut cur);
     }
-    rows[a.len()][b.len()]
+    prev[b.len()]
 }
 
 /// The candidate closest to `name`, if it is close enough to be a plausible typo.
@@ -160,26 +195,55 @@ pub(crate) fn closest<'c>(
     name: &str,
     candidates: impl IntoIterator<Item = &'c str>,
 ) -> Option<&'c str> {
-    let lower = name.to_lowercase();
-    let limit = (name.chars().count() / 3).max(1);
-    candidates
-        .into_iter()
-        .filter(|c| *c != name)
-        .map(|c| (edit_distance(&lower, &c.to_lowercase()), c))
-        .filter(|(d, _)| *d <= limit)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
+    let mut unlimited = usize::MAX;
+    closest_within(name, candidates, &mut unlimited)
 }
 
-fn did_you_mean<'c>(
-    d: Diagnostic,
+/// [`closest`], spending at most `budget` (see [`SUGGESTION_BUDGET`]) and taking what it
+/// spent off it. Out of budget, the best match so far (or none).
+fn closest_within<'c>(
     name: &str,
     candidates: impl IntoIterator<Item = &'c str>,
-) -> Diagnostic {
-    match closest(name, candidates) {
-        Some(best) => d.with_help(format!("did you mean `{best}`?")),
-        None => d,
+    budget: &mut usize,
+) -> Option<&'c str> {
+    let lower: Vec<char> = name.to_lowercase().chars().collect();
+    if lower.len() > MAX_SUGGESTED_LEN || *budget == 0 {
+        return None;
     }
+    let limit = (name.chars().count() / 3).max(1);
+    let mut other: Vec<char> = Vec::with_capacity(lower.len() + limit + 1);
+    let mut best: Option<(usize, &'c str)> = None;
+    for c in candidates {
+        if c == name {
+            continue;
+        }
+        // Lengths further apart than the limit are further apart in edits too; reading
+        // one char past the longest useful length is enough to tell.
+        other.clear();
+        other.extend(
+            c.chars()
+                .flat_map(char::to_lowercase)
+                .take(lower.len() + limit + 1),
+        );
+        let cost = if other.len().abs_diff(lower.len()) > limit {
+            1
+        } else {
+            1 + lower.len() * other.len()
+        };
+        if cost > *budget {
+            *budget = 0;
+            break;
+        }
+        *budget -= cost;
+        if cost == 1 {
+            continue;
+        }
+        let d = distance(&lower, &other);
+        if d <= limit && best.is_none_or(|(b, _)| d < b) {
+            best = Some((d, c));
+        }
+    }
+    best.map(|(_, c)| c)
 }
 
 enum Seg<'a> {
@@ -192,6 +256,11 @@ struct Checker<'a> {
     file: &'a RunbookFile,
     doc: Option<DeTable<'a>>,
     out: Vec<Diagnostic>,
+    /// Byte offset of every `\n` in the source: a line number is a binary search, not a
+    /// scan of the file (once per duplicate id made validate quadratic).
+    newlines: Vec<usize>,
+    /// What is left of [`SUGGESTION_BUDGET`].
+    suggestion_budget: usize,
 }
 
 impl<'a> Checker<'a> {
@@ -200,7 +269,21 @@ impl<'a> Checker<'a> {
     }
 
     fn line_of(&self, span: &Range<usize>) -> usize {
-        line_col(self.source, span.start).0
+        self.line_at(span.start)
+    }
+
+    /// 1-based line of a byte offset, as [`super::diagnostic::line_col`] counts it.
+    fn line_at(&self, offset: usize) -> usize {
+        self.newlines.partition_point(|&n| n < offset) + 1
+    }
+
+    /// [`closest`] within this run's suggestion budget.
+    fn closest<'c>(
+        &mut self,
+        name: &str,
+        candidates: impl IntoIterator<Item = &'c str>,
+    ) -> Option<&'c str> {
+        closest_within(name, candidates, &mut self.suggestion_budget)
     }
 
     /// Key and value spans of `key` in the table at `path` of the raw document.
@@ -414,6 +497,7 @@ impl<'a> Checker<'a> {
             .iter()
             .map(|b| b.id.get_ref().as_str())
             .collect();
+        let backup_set: BTreeSet<&str> = backup_ids.iter().copied().collect();
         let has_rollback = self.file.phases.iter().any(|p| p.contingency);
 
         for (pi, si, step) in self.steps().collect::<Vec<_>>() {
@@ -427,13 +511,17 @@ impl<'a> Checker<'a> {
                     );
                     // A step requiring itself is its own error; never suggest it.
                     let others = step_ids.iter().copied().filter(|s| *s != id.as_str());
-                    self.push(did_you_mean(d, name, others));
+                    let d = match self.closest(name, others) {
+                        Some(best) => d.with_help(format!("did you mean `{best}`?")),
+                        None => d,
+                    };
+                    self.push(d);
                 }
             }
             if let Some(list) = &step.backups {
                 for b in list.get_ref() {
                     let name = b.get_ref();
-                    if backup_ids.contains(&name.as_str()) {
+                    if backup_set.contains(name.as_str()) {
                         continue;
                     }
                     let d = Diagnostic::error(
@@ -442,10 +530,13 @@ impl<'a> Checker<'a> {
                     );
                     let d = if backup_ids.is_empty() {
                         d.with_help("this runbook defines no [[backup]] tables")
-                    } else if let Some(best) = closest(name, backup_ids.iter().copied()) {
+                    } else if let Some(best) = self.closest(name, backup_ids.iter().copied()) {
                         d.with_help(format!("did you mean `{best}`?"))
                     } else {
-                        d.with_help(format!("defined backups: {}", backticked(&backup_ids)))
+                        d.with_help(format!(
+                            "defined backups: {}",
+                            backticked_some(&backup_ids, 20)
+                        ))
                     };
                     self.push(d);
                 }
@@ -457,7 +548,7 @@ impl<'a> Checker<'a> {
                         format!("step `{id}` sends message `{name}`, which is not a message phase"),
                         Some(m.span()),
                     );
-                    let d = match closest(name, MESSAGE_PHASES.iter().copied()) {
+                    let d = match self.closest(name, MESSAGE_PHASES.iter().copied()) {
                         Some(best) => d.with_help(format!("did you mean `{best}`?")),
                         None => {
                             d.with_help(format!("message phases: {}", backticked(MESSAGE_PHASES)))
@@ -585,7 +676,7 @@ impl<'a> Checker<'a> {
                 let d = Diagnostic::error(format!("unknown time zone `{name}`"), Some(tz.span()));
                 let available: Vec<String> =
                     jiff::tz::db().available().map(|n| n.to_string()).collect();
-                let d = match closest(name, available.iter().map(String::as_str)) {
+                let d = match self.closest(name, available.iter().map(String::as_str)) {
                     Some(best) => d.with_help(format!("did you mean `{best}`?")),
                     None => d.with_help(
                         "use an IANA time zone name such as `Europe/Amsterdam`, `America/New_York` or `UTC`",
@@ -687,6 +778,77 @@ impl<'a> Checker<'a> {
         }
     }
 
+    // ---- secrets -----------------------------------------------------------------------
+
+    /// Secrets are environment variables: a name the shell can export, listed once, and
+    /// neither a runbook variable (whose value would be journaled and templated) nor one
+    /// cutover sets itself.
+    fn secrets(&mut self) {
+        let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+        for name in &self.file.runbook.secrets {
+            let text = name.get_ref().as_str();
+            let span = Some(name.span());
+            let shaped = text
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !shaped {
+                self.push(
+                    Diagnostic::error(
+                        format!("secret `{text}` is not an environment variable name"),
+                        span,
+                    )
+                    .with_help(
+                        "use letters, digits and `_`, starting with a letter or `_` (e.g. `DB_PASSWORD`)",
+                    ),
+                );
+                continue;
+            }
+            if let Some(first) = seen.insert(text, name.span().start) {
+                self.push(
+                    Diagnostic::error(format!("secret `{text}` is listed twice"), span).with_help(
+                        format!(
+                            "it is first listed on line {}; remove this one",
+                            self.line_at(first)
+                        ),
+                    ),
+                );
+                continue;
+            }
+            if self.file.vars.contains_key(text) {
+                self.push(
+                    Diagnostic::error(
+                        format!("`{text}` is both a secret and a variable in [vars]"),
+                        span,
+                    )
+                    .with_help(
+                        "a variable's value is journaled and shown; remove it from [vars] and \
+                         export it before starting cutover instead",
+                    ),
+                );
+            } else if text.starts_with("CUTOVER_") {
+                self.push(
+                    Diagnostic::error(
+                        format!("secret `{text}` uses cutover's own prefix `CUTOVER_`"),
+                        span,
+                    )
+                    .with_help(
+                        "cutover sets and reads `CUTOVER_*` variables itself; pick another name",
+                    ),
+                );
+            } else if LIVE_VARIABLES.contains(&text) {
+                self.push(
+                    Diagnostic::error(
+                        format!("secret `{text}` has the name of a live template value"),
+                        span,
+                    )
+                    .with_help("pick another name (secret names are usually upper case)"),
+                );
+            }
+        }
+    }
+
     // ---- templates ---------------------------------------------------------------------
 
     fn templates(&mut self) {
@@ -765,11 +927,35 @@ impl<'a> Checker<'a> {
                 let mut missing = false;
                 for name in names.iter().filter(|n| !defined.contains(*n)) {
                     missing = true;
+                    let at = Some(locate(template::find_variable(value, name)));
+                    if self
+                        .file
+                        .runbook
+                        .secrets
+                        .iter()
+                        .any(|s| s.get_ref() == name)
+                    {
+                        // Templates end up on screen, in messages and in the report.
+                        self.push(
+                            Diagnostic::error(
+                                format!(
+                                    "{label} uses `{name}`, a secret: secret `{name}` is only \
+                                     available to commands, as ${name}, not in templates"
+                                ),
+                                at,
+                            )
+                            .with_help(
+                                "templates are shown on screen, sent to stakeholders and kept \
+                                 in the report; remove the secret from this text",
+                            ),
+                        );
+                        continue;
+                    }
                     let d = Diagnostic::error(
                         format!("{label} uses `{name}`, which is not defined"),
-                        Some(locate(template::find_variable(value, name))),
+                        at,
                     );
-                    let d = match closest(name, defined.iter().map(String::as_str)) {
+                    let d = match self.closest(name, defined.iter().map(String::as_str)) {
                         Some(best) => d.with_help(format!("did you mean `{best}`?")),
                         None => d.with_help(
                             "define it under [vars], or use a live value such as `window_start` or `eta`",
@@ -780,10 +966,16 @@ impl<'a> Checker<'a> {
                 // Unknown filters only surface when the template runs; with undefined names
                 // it would stop at the first of those, which is already reported.
                 if !missing && let Err(e) = template::dry_run(value, defined) {
-                    self.push(Diagnostic::error(
-                        format!("{label}: {e}"),
-                        Some(locate(e.range())),
-                    ));
+                    let d = Diagnostic::error(format!("{label}: {e}"), Some(locate(e.range())));
+                    let d = if matches!(e, TemplateError::Limit { .. }) {
+                        d.with_help(
+                            "a template fills in values for a few lines of text; \
+                             keep its loops short and its values small",
+                        )
+                    } else {
+                        d
+                    };
+                    self.push(d);
                 }
             }
         }

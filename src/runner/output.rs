@@ -5,8 +5,10 @@
 //! can say how many are only in the log.
 
 use std::collections::VecDeque;
+use std::ops::Range;
 
 use super::sanitize::{OutLine, StyleRun};
+use crate::runbook::secrets::{self, MASK, Secrets};
 
 /// Lines held, the partial line included.
 pub const MAX_LINES: usize = 5_000;
@@ -114,6 +116,76 @@ impl Ring {
             }
         }
     }
+}
+
+/// Replaces every secret in `line` with [`MASK`], keeping its colours on the text around
+/// it. `continues`: the line is still being written, so its end may be the first half of
+/// a secret. A line the sanitizer cut short (`…(+N bytes)`) is treated the same way at the
+/// cut. A secret split over two lines, or overwritten in part by a carriage return, is
+/// not recognised: masking works on what a line shows.
+pub fn mask_line(secrets: &Secrets, line: &mut OutLine, continues: bool) {
+    if secrets.is_empty() {
+        return;
+    }
+    let mut ranges = secrets.ranges(&line.text);
+    let open_end = if continues {
+        Some(line.text.len())
+    } else {
+        cut_at(&line.text)
+    };
+    if let Some(end) = open_end
+        && let Some(start) = secrets.trailing_prefix(&line.text, end)
+    {
+        ranges.push(start..end);
+        ranges = secrets::merge(ranges);
+    }
+    if ranges.is_empty() {
+        return;
+    }
+    line.text = secrets::splice(&line.text, &ranges);
+    let mut styles: Vec<StyleRun> = Vec::with_capacity(line.styles.len());
+    for run in &line.styles {
+        let moved = StyleRun {
+            start: u32::try_from(masked_pos(run.start as usize, &ranges)).unwrap_or(u32::MAX),
+            style: run.style,
+        };
+        // Runs that began inside one mask now begin at the same place: the last wins,
+        // as it would have for the text after the secret.
+        match styles.last_mut() {
+            Some(last) if last.start == moved.start => *last = moved,
+            _ => styles.push(moved),
+        }
+    }
+    line.styles = styles;
+}
+
+/// Where the sanitizer's `…(+N bytes)` marker starts, if the line ends with one.
+fn cut_at(text: &str) -> Option<usize> {
+    let body = text.strip_suffix(" bytes)")?;
+    let at = body.rfind("…(+")?;
+    let digits = &body[at + "…(+".len()..];
+    (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())).then_some(at)
+}
+
+/// Where byte `pos` of the text lands once the sorted, disjoint `ranges` are masks: a run
+/// starting where a secret starts colours the mask; one starting inside it, the text
+/// after it.
+fn masked_pos(pos: usize, ranges: &[Range<usize>]) -> usize {
+    let mut shift: isize = 0;
+    for r in ranges {
+        if pos < r.start {
+            break;
+        }
+        let at = r.start.saturating_add_signed(shift);
+        if pos == r.start {
+            return at;
+        }
+        if pos < r.end {
+            return at + MASK.len();
+        }
+        shift += MASK.len() as isize - r.len() as isize;
+    }
+    pos.saturating_add_signed(shift)
 }
 
 /// What a line counts against [`MAX_BYTES`].
@@ -270,6 +342,68 @@ mod tests {
         assert!(r.len() < MAX_LINES);
         assert!(r.held_bytes() <= MAX_BYTES + slack, "{}", r.held_bytes());
         assert_eq!(r.len() as u64, r.total() - r.dropped());
+    }
+
+    fn styled(text: &str, starts: &[u32]) -> OutLine {
+        OutLine {
+            text: text.to_owned(),
+            styles: starts
+                .iter()
+                .enumerate()
+                .map(|(i, &start)| StyleRun {
+                    start,
+                    style: Sgr {
+                        fg: crate::runner::sanitize::Color::Ansi(i as u8),
+                        ..Sgr::default()
+                    },
+                })
+                .collect(),
+        }
+    }
+
+    fn pw() -> Secrets {
+        Secrets::from_values([("PW".to_string(), "hunter22".to_string())])
+    }
+
+    #[test]
+    fn masking_keeps_the_colours_around_a_secret() {
+        // "pw=" red, the secret green, " ok" blue.
+        let mut l = styled("pw=hunter22 ok", &[0, 3, 11]);
+        mask_line(&pw(), &mut l, false);
+        assert_eq!(l.text, "pw=**** ok");
+        let starts: Vec<u32> = l.styles.iter().map(|r| r.start).collect();
+        assert_eq!(starts, [0, 3, 7]);
+        // A colour change inside the secret applies after the mask; two collapse to one.
+        let mut l = styled("ahunter22b", &[0, 3, 5, 9]);
+        mask_line(&pw(), &mut l, false);
+        assert_eq!(l.text, "a****b");
+        let starts: Vec<u32> = l.styles.iter().map(|r| r.start).collect();
+        assert_eq!(starts, [0, 5]);
+        assert_eq!(
+            l.styles[1].style.fg,
+            crate::runner::sanitize::Color::Ansi(3)
+        );
+        // Nothing to hide: untouched.
+        let mut l = styled("plain", &[0]);
+        mask_line(&pw(), &mut l, false);
+        assert_eq!(l, styled("plain", &[0]));
+    }
+
+    #[test]
+    fn a_half_written_or_cut_secret_is_masked_too() {
+        let mut l = line("password: hunt");
+        mask_line(&pw(), &mut l, true);
+        assert_eq!(l.text, "password: ****");
+        // The same text as a finished line is not half of anything.
+        let mut l = line("password: hunt");
+        mask_line(&pw(), &mut l, false);
+        assert_eq!(l.text, "password: hunt");
+        let mut l = line("xx hunter…(+40 bytes)");
+        mask_line(&pw(), &mut l, false);
+        assert_eq!(l.text, "xx ****…(+40 bytes)");
+        assert_eq!(cut_at("a…(+3 bytes)"), Some(1));
+        assert_eq!(cut_at("a…(+ bytes)"), None);
+        assert_eq!(cut_at("3 bytes)"), None);
     }
 
     #[test]

@@ -63,6 +63,10 @@ pub const DEFAULT_MAX_LINE_BYTES: usize = 2048;
 const TAB_STOP: usize = 8;
 
 const ESC: u8 = 0x1B;
+/// Most bytes handed to `vte` at once outside sequences (see [`Sanitizer::feed`]): small
+/// enough that its rescan after an invalid byte stays cheap, large enough that valid
+/// non-ASCII text still goes through in few calls.
+const VTE_PIECE: usize = 64;
 /// CAN and SUB abort any sequence in progress and return `vte` to its ground state.
 const CAN: u8 = 0x18;
 const SUB: u8 = 0x1A;
@@ -212,7 +216,13 @@ impl Sanitizer {
                 }
                 // `end > i`, so this makes progress: either `b` is non-ASCII, or bytes
                 // are held and `b` is ASCII other than ESC, included just above.
-                self.advance(&bytes[i..end], out);
+                // In pieces: after each invalid byte `vte` searches the rest of what it
+                // was given for ESC, so a run handed over whole costs its length
+                // squared (4 MiB of 0xFF: minutes). `vte` carries a character cut
+                // between pieces over, as it does between feeds.
+                for piece in bytes[i..end].chunks(VTE_PIECE) {
+                    self.advance(piece, out);
+                }
                 self.held_utf8 = bytes[end - 1] >= 0x80;
                 i = end;
             }
@@ -299,8 +309,9 @@ fn is_plain(b: u8) -> bool {
 }
 
 /// Bidi controls could make a line read differently from what it holds (an "rm -rf"
-/// shown backwards): shown as U+FFFD so the operator sees something was there.
-fn is_bidi_control(c: char) -> bool {
+/// shown backwards): shown as U+FFFD so the operator sees something was there. Runbook
+/// and journal text is held to the same set (`ui::theme::clean`).
+pub(crate) fn is_bidi_control(c: char) -> bool {
     matches!(
         c,
         '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}'
@@ -763,6 +774,11 @@ mod tests {
         assert_eq!(
             sanitize("x\u{202E}y\u{2066}z\u{200F}w\u{061C}v".as_bytes()),
             "x\u{FFFD}y\u{FFFD}z\u{FFFD}w\u{FFFD}v"
+        );
+        // The ends of the ranges too: every one of them is shown as a replacement.
+        assert_eq!(
+            sanitize("\u{202A}a\u{202D}b\u{2069}c\u{200E}".as_bytes()),
+            "\u{FFFD}a\u{FFFD}b\u{FFFD}c\u{FFFD}"
         );
         // CAN aborts a sequence: what follows is text again.
         assert_eq!(sanitize(b"\x1b[31\x18ok"), "ok");

@@ -10,7 +10,7 @@ use std::time::{Duration as StdDuration, Instant};
 
 use regex::Regex;
 
-use super::output::Ring;
+use super::output::{Ring, mask_line};
 use super::sanitize::{DEFAULT_MAX_LINE_BYTES, OutLine, Sanitizer};
 use super::task::{ExitRecord, TaskDir, TaskId, TaskKind, TaskSpec};
 use crate::run::RunState;
@@ -386,6 +386,10 @@ pub fn load_tail(tasks: &TaskDir, task: &TaskId, progress: Option<&Regex>) -> Ta
     if let Some(re) = progress {
         out.progress = progress_in(re, lines.iter());
     }
+    let secrets = crate::runbook::secrets::active();
+    for line in &mut lines {
+        mask_line(secrets, line, false);
+    }
     out.ring.push_lines(lines);
     out
 }
@@ -410,13 +414,31 @@ impl TaskOutput {
         }
     }
 
+    /// Takes in what a follower read. Secrets are masked here, where every line enters
+    /// the screen's memory, so the ring never holds one (the log on disk is the command's
+    /// own output and is not changed).
     pub fn absorb(
         &mut self,
-        lines: Vec<OutLine>,
-        partial: Option<OutLine>,
+        mut lines: Vec<OutLine>,
+        mut partial: Option<OutLine>,
         progress: Option<Progress>,
     ) {
+        let secrets = crate::runbook::secrets::active();
+        if !secrets.is_empty() {
+            for line in &mut lines {
+                mask_line(secrets, line, false);
+            }
+            if let Some(p) = &mut partial {
+                mask_line(secrets, p, true);
+            }
+        }
         self.missing = false;
+        if !lines.is_empty() {
+            // The first completed line is the old partial line finished: were the partial
+            // still holding its slot while they go in, a full ring would evict a second
+            // line for it, and how many lines survive would depend on the chunking.
+            self.ring.set_partial(None);
+        }
         self.ring.push_lines(lines);
         self.ring.set_partial(partial);
         if progress.is_some() {
@@ -516,6 +538,9 @@ pub fn spec_for(
             _ => p,
         }
     });
+    // The runbook's secrets are deliberately not here: the spec is a file. Commands get
+    // them by inheriting the environment of the screen that starts their supervisor,
+    // which `run` and `resume` refuse to open without them (see `runbook::secrets`).
     let mut env: BTreeMap<String, String> = run.vars.clone();
     env.insert("CUTOVER_SESSION".into(), run.session.clone());
     env.insert("CUTOVER_STEP".into(), step_id);

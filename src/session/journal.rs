@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use jiff::Timestamp;
 
 use super::event::{Event, Record};
+use super::fault;
 
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
@@ -37,6 +38,29 @@ pub enum JournalError {
     },
     #[error("cannot encode a journal record: {0}")]
     Encode(#[from] serde_json::Error),
+    #[error(
+        "journal {} ends at record #{on_disk}, but #{acked} was shown as saved: \
+         acknowledged records are missing from the disk",
+        path.display()
+    )]
+    Behind {
+        path: PathBuf,
+        on_disk: u64,
+        acked: u64,
+    },
+}
+
+impl JournalError {
+    /// The cause without the journal's path, for the status bar: the path is long and
+    /// would push the errno, the part that says what to fix, off the screen.
+    pub fn brief(&self) -> String {
+        match self {
+            JournalError::Io { action, source, .. } => {
+                format!("cannot {action} the journal: {source}")
+            }
+            other => other.to_string(),
+        }
+    }
 }
 
 /// What opening found besides the records.
@@ -50,7 +74,13 @@ pub struct Journal {
     file: File,
     path: PathBuf,
     next_seq: u64,
+    /// `CUTOVER_FI_LOSE_LAST`: the acknowledged line not written yet (debug builds).
+    held: Option<String>,
 }
+
+/// Bytes a probe writes: one block, the unit a full disk refuses, and more than any
+/// ordinary record, so a probe that passes means the next record fits.
+const PROBE_LEN: usize = 4096;
 
 /// `,"crc":"xxxxxxxx"}` closes every line; the CRC covers the line with `}` in its place.
 const CRC_SUFFIX_LEN: usize = r#","crc":"00000000"}"#.len();
@@ -90,6 +120,8 @@ pub fn decode(line: &[u8]) -> Result<Record, String> {
 
 struct Scan {
     records: Vec<Record>,
+    /// Byte offset just past each record's newline.
+    ends: Vec<u64>,
     /// Byte length of the intact prefix.
     good_len: u64,
     /// Total file length.
@@ -98,6 +130,7 @@ struct Scan {
 
 fn scan(path: &Path, bytes: &[u8]) -> Result<Scan, JournalError> {
     let mut records: Vec<Record> = Vec::new();
+    let mut ends = Vec::new();
     let mut offset = 0usize;
     let mut line_no = 0usize;
     while offset < bytes.len() {
@@ -121,7 +154,10 @@ fn scan(path: &Path, bytes: &[u8]) -> Result<Scan, JournalError> {
             }
         });
         match decoded {
-            Ok(record) if has_newline => records.push(record),
+            Ok(record) if has_newline => {
+                records.push(record);
+                ends.push(next as u64);
+            }
             // A record without its newline was cut mid-write: the tail is torn.
             Ok(_) => break,
             Err(_) if is_last => break,
@@ -138,6 +174,7 @@ fn scan(path: &Path, bytes: &[u8]) -> Result<Scan, JournalError> {
     }
     Ok(Scan {
         records,
+        ends,
         good_len: offset as u64,
         file_len: bytes.len() as u64,
     })
@@ -193,6 +230,7 @@ impl Journal {
             file,
             path: path.to_path_buf(),
             next_seq: 1,
+            held: None,
         })
     }
 
@@ -223,11 +261,66 @@ impl Journal {
                 file,
                 path: path.to_path_buf(),
                 next_seq,
+                held: None,
             },
             scan.records,
             OpenReport {
                 truncated_bytes: scan.file_len - scan.good_len,
             },
+        ))
+    }
+
+    /// Opens the journal again after a failed write, on a fresh descriptor (a failed
+    /// fsync may have dropped dirty pages, and the old descriptor can report a later
+    /// fsync as good without them), and checks it against what the screen showed:
+    /// `acked` records must all be there. Whole records after them were never
+    /// acknowledged (their write was reported as failed) and are cut off, like a torn
+    /// tail: an action the operator saw refused must not come back on the next resume.
+    /// Returns the journal, positioned after record `acked`, and how many records it cut.
+    pub fn reopen(path: &Path, acked: u64) -> Result<(Journal, u64), JournalError> {
+        let io = |action| {
+            let path = path.to_path_buf();
+            move |source| JournalError::Io {
+                action,
+                path,
+                source,
+            }
+        };
+        let bytes = read_all(path)?;
+        let scan = scan(path, &bytes)?;
+        // `scan` checks that seqs run 1, 2, 3...: the count is the last seq.
+        let on_disk = scan.records.len() as u64;
+        if on_disk < acked {
+            return Err(JournalError::Behind {
+                path: path.to_path_buf(),
+                on_disk,
+                acked,
+            });
+        }
+        let keep = match acked.checked_sub(1) {
+            None => 0,
+            Some(i) => usize::try_from(i)
+                .ok()
+                .and_then(|i| scan.ends.get(i))
+                .copied()
+                .unwrap_or(scan.good_len),
+        };
+        let file = OpenOptions::new()
+            .append(true)
+            .open(path)
+            .map_err(io("open"))?;
+        if keep < scan.file_len {
+            file.set_len(keep).map_err(io("truncate"))?;
+            file.sync_all().map_err(io("sync"))?;
+        }
+        Ok((
+            Journal {
+                file,
+                path: path.to_path_buf(),
+                next_seq: acked + 1,
+                held: None,
+            },
+            on_disk - acked,
         ))
     }
 
@@ -254,6 +347,52 @@ impl Journal {
             event,
         };
         let line = encode(&record)?;
+        if fault::lose_last() {
+            // The fault being modelled: acknowledged, but only in memory until the next
+            // append pushes it out.
+            let previous = self.held.replace(line);
+            self.next_seq += 1;
+            if let Some(previous) = previous {
+                self.write_line(previous.as_bytes())?;
+            }
+            return Ok(record);
+        }
+        self.write_line(line.as_bytes())?;
+        self.next_seq += 1;
+        Ok(record)
+    }
+
+    /// Proves the journal can take a record again, without adding one: writes a block
+    /// of NULs at its end, syncs it, and cuts it off again. If this process dies in
+    /// between, the NULs are a torn tail that the next open cuts (a NUL tail never
+    /// decodes, and a follower never sees a line in it: it has no newline).
+    pub fn probe(&mut self) -> Result<(), JournalError> {
+        let io = |action| {
+            let path = self.path.clone();
+            move |source| JournalError::Io {
+                action,
+                path,
+                source,
+            }
+        };
+        let before = self.file.metadata().map_err(io("measure"))?.len();
+        let tried = write_checked(&mut self.file, &[0u8; PROBE_LEN])
+            .map_err(io("append to"))
+            .and_then(|()| {
+                fault::journal_io()
+                    .and_then(|()| self.file.sync_data())
+                    .map_err(io("sync"))
+            });
+        let cut = self
+            .file
+            .set_len(before)
+            .and_then(|()| self.file.sync_data())
+            .map_err(io("truncate"));
+        tried.and(cut)
+    }
+
+    /// Writes one whole line and syncs it; on failure takes it back off.
+    fn write_line(&mut self, line: &[u8]) -> Result<(), JournalError> {
         let io = |action| {
             let path = self.path.clone();
             move |source| JournalError::Io {
@@ -265,22 +404,35 @@ impl Journal {
         // One write of the whole line: a crash leaves either nothing or a torn tail
         // that the next open cuts off.
         let before = self.file.metadata().map_err(io("measure"))?.len();
-        let written = self
-            .file
-            .write_all(line.as_bytes())
+        let written = write_checked(&mut self.file, line)
             .map_err(io("append to"))
-            .and_then(|()| self.file.sync_data().map_err(io("sync")));
+            .and_then(|()| {
+                fault::journal_io()
+                    .and_then(|()| self.file.sync_data())
+                    .map_err(io("sync"))
+            });
         if let Err(e) = written {
             // The record was not acknowledged, so it must not replay as if it had been:
             // take it back off (best effort; if even that fails, a torn or whole line
-            // may remain, and the caller stops writing altogether).
+            // may remain, and the caller must reopen before writing again, which cuts
+            // it: see `reopen`).
             let _ = self.file.set_len(before);
             let _ = self.file.sync_data();
             return Err(e);
         }
-        self.next_seq += 1;
-        Ok(record)
+        Ok(())
     }
+}
+
+/// `write_all`, unless fault injection says the disk is full: then, as a disk that fills
+/// up mid-record does, half the bytes land and the write fails, leaving a torn line for
+/// the rollback (or the next open) to deal with.
+fn write_checked(file: &mut File, bytes: &[u8]) -> std::io::Result<()> {
+    if let Err(e) = fault::journal_io() {
+        let _ = file.write_all(&bytes[..bytes.len() / 2]);
+        return Err(e);
+    }
+    file.write_all(bytes)
 }
 
 pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
@@ -423,6 +575,92 @@ mod tests {
         let (_, records, report) = Journal::open(&path).unwrap();
         assert_eq!(records.len(), 1);
         assert!(report.truncated_bytes > 0);
+    }
+
+    #[test]
+    fn reopen_cuts_records_that_were_never_acknowledged_and_a_torn_tail() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        let mut j = Journal::create(&path).unwrap();
+        j.append("o", t0(), ev("a")).unwrap();
+        j.append("o", t0(), ev("b")).unwrap();
+        let acked_len = std::fs::metadata(&path).unwrap().len();
+        // Record 3 reached the file, but its fsync was reported as failed (so the screen
+        // refused it) and the take-back failed too; then a torn piece of a 4th.
+        j.append("o", t0(), ev("c")).unwrap();
+        drop(j);
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(br#"{"seq":4,"at":"#).unwrap();
+        drop(f);
+
+        let (mut j, cut) = Journal::reopen(&path, 2).unwrap();
+        assert_eq!(cut, 1);
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), acked_len);
+        assert_eq!(j.next_seq(), 3);
+        j.append("o", t0(), ev("d")).unwrap();
+        drop(j);
+        let (_, records, report) = Journal::open(&path).unwrap();
+        assert_eq!(report.truncated_bytes, 0);
+        let steps: Vec<_> = records
+            .iter()
+            .map(|r| match &r.event {
+                Event::StepDone { step } => (r.seq, step.clone()),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            steps,
+            vec![(1, "a".into()), (2, "b".into()), (3, "d".into())]
+        );
+    }
+
+    #[test]
+    fn reopen_refuses_when_acknowledged_records_are_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        let mut j = Journal::create(&path).unwrap();
+        j.append("o", t0(), ev("a")).unwrap();
+        drop(j);
+        let before = std::fs::read(&path).unwrap();
+        match Journal::reopen(&path, 2) {
+            Err(JournalError::Behind { on_disk, acked, .. }) => {
+                assert_eq!((on_disk, acked), (1, 2));
+            }
+            Err(e) => panic!("wrong error: {e}"),
+            Ok(_) => panic!("a journal missing an acknowledged record was reopened"),
+        }
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+        let (_, cut) = Journal::reopen(&path, 1).unwrap();
+        assert_eq!(cut, 0);
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+    }
+
+    #[test]
+    fn a_probe_leaves_the_journal_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        let mut j = Journal::create(&path).unwrap();
+        j.append("o", t0(), ev("a")).unwrap();
+        let before = std::fs::read(&path).unwrap();
+        j.probe().unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+        j.append("o", t0(), ev("b")).unwrap();
+        drop(j);
+        let (_, records, report) = Journal::open(&path).unwrap();
+        assert_eq!(records.len(), 2);
+        assert_eq!(report.truncated_bytes, 0);
+    }
+
+    #[test]
+    fn io_errors_are_brief_without_the_path() {
+        let e = JournalError::Io {
+            action: "sync",
+            path: PathBuf::from("/very/long/state/dir/journal.jsonl"),
+            source: std::io::Error::from_raw_os_error(libc::ENOSPC),
+        };
+        let brief = e.brief();
+        assert!(brief.starts_with("cannot sync the journal: "), "{brief}");
+        assert!(!brief.contains("/very/long"), "{brief}");
     }
 
     #[test]

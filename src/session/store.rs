@@ -12,11 +12,9 @@ use super::journal::{self, Journal, JournalError, OpenReport};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error(
-        "cannot use the state directory {}: {source}. Set CUTOVER_HOME to a writable \
-         local directory, or fix the permissions of this one.",
-        path.display()
-    )]
+    /// Also a state directory that is not private (see [`NotPrivate`]): the operator fixes
+    /// both the same way, and both exit 73.
+    #[error("{}", unwritable(path, source))]
     Unwritable {
         path: PathBuf,
         #[source]
@@ -41,6 +39,116 @@ pub enum StoreError {
     },
     #[error(transparent)]
     Journal(#[from] JournalError),
+}
+
+fn unwritable(path: &Path, source: &std::io::Error) -> String {
+    if let Some(not_private) = source
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<NotPrivate>())
+    {
+        return not_private.to_string();
+    }
+    format!(
+        "cannot use the state directory {}: {source}. Set CUTOVER_HOME to a writable \
+         local directory, or fix the permissions of this one.",
+        path.display()
+    )
+}
+
+/// A directory of the store that someone else could change: sessions kept there could be
+/// read, replaced or redirected (a planted symlink) by another user, so cutover refuses
+/// to start rather than drive a night's work from it.
+#[derive(Debug, thiserror::Error)]
+#[error("refusing the state directory {}: {problem}. {fix}", path.display())]
+pub struct NotPrivate {
+    pub path: PathBuf,
+    pub problem: String,
+    pub fix: String,
+}
+
+/// Refuses `path` unless it is a real directory (not a symlink), owned by this user and
+/// writable by nobody else. `Ok(false)` when it does not exist (yet).
+///
+/// Only the store root and the directories below it are checked, not the root's
+/// parents: `/tmp` is writable by everyone, but its sticky bit keeps others from
+/// renaming or removing what we own in it, and a private directory inside is private. A
+/// parent writable by others *without* a sticky bit would let them swap the whole root;
+/// that is the system's configuration, which cutover does not second-guess.
+/// Below a private session directory nobody else can add, remove or replace anything,
+/// so its files need no check of their own.
+pub fn check_private(path: &Path) -> Result<bool, StoreError> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(source) => {
+            return Err(StoreError::Unwritable {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    };
+    let shown = path.display();
+    let refuse = |problem: String, fix: String| {
+        Err(StoreError::Unwritable {
+            path: path.to_path_buf(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                NotPrivate {
+                    path: path.to_path_buf(),
+                    problem,
+                    fix,
+                },
+            ),
+        })
+    };
+    if meta.file_type().is_symlink() {
+        let target = std::fs::read_link(path)
+            .map(|t| format!(" to {}", t.display()))
+            .unwrap_or_default();
+        return refuse(
+            format!(
+                "it is a symbolic link{target}, which whoever can change the link could point elsewhere"
+            ),
+            "Point CUTOVER_HOME (or `state_dir` in config.toml) at the real directory instead"
+                .to_string(),
+        );
+    }
+    if !meta.is_dir() {
+        return refuse(
+            "it is not a directory".to_string(),
+            "Move it away, or point CUTOVER_HOME (or `state_dir`) elsewhere".to_string(),
+        );
+    }
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    if meta.uid() != me {
+        return refuse(
+            format!(
+                "it belongs to user id {}, not to you (user id {me})",
+                meta.uid()
+            ),
+            format!(
+                "Use a state directory of your own (CUTOVER_HOME), or have its owner run \
+                 `chown {me} {shown}`"
+            ),
+        );
+    }
+    let mode = meta.mode() & 0o7777;
+    if mode & 0o022 != 0 {
+        let who = match (mode & 0o020 != 0, mode & 0o002 != 0) {
+            (true, true) => "its group and everyone else",
+            (true, false) => "its group",
+            _ => "everyone else",
+        };
+        return refuse(
+            format!(
+                "it is writable by {who} (mode {mode:04o}), who could then change or replace the sessions in it"
+            ),
+            format!("Run `chmod 700 {shown}`"),
+        );
+    }
+    Ok(true)
 }
 
 pub struct Store {
@@ -105,7 +213,9 @@ fn hostname() -> String {
     String::from_utf8_lossy(&buf[..end]).into_owned()
 }
 
-/// A directory only its owner can enter (0700), with its parents.
+/// A directory only its owner can enter (0700), with its parents. The mode is given at
+/// creation, so no moment exists where it is wider; the umask can only narrow it, and a
+/// umask of 000 leaves it 0700. An existing directory keeps its mode.
 pub(crate) fn mkdir_private(path: &Path) -> std::io::Result<()> {
     std::fs::DirBuilder::new()
         .recursive(true)
@@ -126,16 +236,32 @@ impl Store {
         )
     }
 
-    /// Opens the store, creating it (0700) if needed, and proves it is writable before any
+    /// Opens the store for driving a session, creating it (0700) if needed; refuses one
+    /// that is not private ([`check_private`]) and proves it is writable before any
     /// session depends on it.
     pub fn open(root: PathBuf) -> Result<Store, StoreError> {
         let unwritable = |source| StoreError::Unwritable {
             path: root.clone(),
             source,
         };
-        mkdir_private(&root.join("sessions")).map_err(unwritable)?;
+        let sessions = root.join("sessions");
+        // Checked before creating anything: through a symlinked root, even creating
+        // `sessions/` would write where the link points.
+        check_private(&root)?;
+        check_private(&sessions)?;
+        mkdir_private(&sessions).map_err(unwritable)?;
+        // Again, now that both exist: either may have been created just now, by us or
+        // (in a shared parent such as /tmp) by someone else first.
+        check_private(&root)?;
+        check_private(&sessions)?;
         let probe = root.join(format!(".write-test-{}", std::process::id()));
-        File::create(&probe)
+        // A leftover of a crashed run with the same pid is simply overwritten.
+        OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&probe)
             .and_then(|mut f| f.write_all(b"ok"))
             .map_err(unwritable)?;
         let _ = std::fs::remove_file(&probe);
@@ -198,6 +324,7 @@ impl Store {
         id: &str,
     ) -> Result<(SessionPaths, SessionLock, Journal, Vec<Record>, OpenReport), StoreError> {
         let paths = self.existing(id)?;
+        check_private(&paths.dir)?;
         let lock = lock(&paths)?;
         let (journal, records, report) = Journal::open(&paths.journal())?;
         Ok((paths, lock, journal, records, report))
@@ -531,6 +658,40 @@ mod tests {
         assert_eq!(mode(&paths.journal()), 0o600);
         assert_eq!(mode(&paths.runbook()), 0o600);
         assert_eq!(mode(&paths.lock()), 0o600);
+    }
+
+    #[test]
+    fn only_a_private_directory_of_ours_passes() {
+        let dir = tempfile::tempdir().unwrap();
+        let ok = dir.path().join("ok");
+        mkdir_private(&ok).unwrap();
+        assert!(check_private(&ok).unwrap());
+        assert!(!check_private(&dir.path().join("missing")).unwrap());
+        let message = |p: &Path| check_private(p).unwrap_err().to_string();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&ok, &link).unwrap();
+        let m = message(&link);
+        assert!(
+            m.contains("symbolic link to") && m.contains("real directory"),
+            "{m}"
+        );
+        std::fs::set_permissions(&ok, std::fs::Permissions::from_mode(0o2775)).unwrap();
+        let m = message(&ok);
+        assert!(
+            m.starts_with(&format!("refusing the state directory {}", ok.display()))
+                && m.contains("writable by its group (mode 2775)")
+                && m.ends_with(&format!("Run `chmod 700 {}`", ok.display())),
+            "{m}"
+        );
+        let file = dir.path().join("file");
+        std::fs::write(&file, "x").unwrap();
+        assert!(message(&file).contains("not a directory"));
+        // Other failures keep their own words.
+        let other = StoreError::Unwritable {
+            path: ok.clone(),
+            source: std::io::Error::other("disk on fire"),
+        };
+        assert!(other.to_string().contains("disk on fire. Set CUTOVER_HOME"));
     }
 
     #[test]

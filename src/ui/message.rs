@@ -138,7 +138,7 @@ pub fn render(frame: &mut Frame, app: &App, th: Theme, now: Timestamp, area: Rec
             let (subject, body) = draft::parse(&d.text());
             render_text(frame, th, &subject, &body, text_area);
         }
-        None => match draft::render(&app.runbook, &app.run, &phase, now, &app.operator) {
+        None => live::with_draft(app, &phase, now, |drafted| match drafted {
             Ok(d) => render_text(frame, th, &d.subject, &d.body, text_area),
             Err(e) => frame.render_widget(
                 Paragraph::new(Span::styled(
@@ -152,7 +152,107 @@ pub fn render(frame: &mut Frame, app: &App, th: Theme, now: Timestamp, area: Rec
                 .wrap(Wrap { trim: false }),
                 text_area,
             ),
-        },
+        }),
+    }
+}
+
+/// The live draft without rendering its templates on every frame.
+///
+/// A draft is a function of its phase, its two templates and the values of the names
+/// those templates read; the rest of the context (`now` to the minute, the downtime to
+/// the second, ...) cannot change a letter of it. So the last draft is kept with exactly
+/// those inputs, and a frame renders templates only when one of them differs. Nothing
+/// outside this module knows: there is no invalidation to forget, and a miss costs what
+/// rendering always cost. The inputs are compared, never assumed: two screens on one
+/// thread (tests) only take turns missing.
+///
+/// The memo lives in a thread-local rather than in `App`, because a frame borrows the
+/// app immutably and the memo is an implementation detail of this pane: it holds one
+/// draft, a few kilobytes.
+mod live {
+    use std::cell::RefCell;
+    use std::collections::BTreeSet;
+
+    use jiff::Timestamp;
+
+    use crate::app::App;
+    use crate::message::draft::{self, Draft};
+    use crate::run::context::context;
+    use crate::runbook::template::{self, TemplateError};
+
+    struct Memo {
+        /// The runbook's text (its templates are part of it) and the phase.
+        runbook_sha256: String,
+        phase: String,
+        /// The names the phase's templates read; `None` when they do not parse, and then
+        /// nothing is kept (the error is rendered each time, as before).
+        reads: BTreeSet<String>,
+        /// Their values when `draft` was rendered, in `reads` order.
+        values: Vec<Option<String>>,
+        /// `None` until the first render.
+        draft: Option<Result<Draft, TemplateError>>,
+    }
+
+    thread_local! {
+        static MEMO: RefCell<Option<Memo>> = const { RefCell::new(None) };
+        /// Templates rendered on this thread, so tests can tell a hit from a miss.
+        #[cfg(test)]
+        pub static RENDERS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+    }
+
+    fn render(app: &App, phase: &str, now: Timestamp) -> Result<Draft, TemplateError> {
+        #[cfg(test)]
+        RENDERS.set(RENDERS.get() + 1);
+        draft::render(&app.runbook, &app.run, phase, now, &app.operator)
+    }
+
+    /// Calls `f` with the live draft of `phase` at `now`.
+    pub fn with_draft<R>(
+        app: &App,
+        phase: &str,
+        now: Timestamp,
+        f: impl FnOnce(&Result<Draft, TemplateError>) -> R,
+    ) -> R {
+        let ctx = context(&app.runbook, &app.run, now, &app.operator);
+        MEMO.with_borrow_mut(|memo| {
+            let same_templates = memo
+                .as_ref()
+                .is_some_and(|m| m.runbook_sha256 == app.runbook.sha256 && m.phase == phase);
+            if !same_templates {
+                *memo = reads(app, phase).map(|reads| Memo {
+                    runbook_sha256: app.runbook.sha256.clone(),
+                    phase: phase.to_string(),
+                    reads,
+                    values: Vec::new(),
+                    draft: None,
+                });
+            }
+            let Some(m) = memo.as_mut() else {
+                return f(&render(app, phase, now));
+            };
+            let unchanged = m.draft.is_some()
+                && m.reads
+                    .iter()
+                    .zip(&m.values)
+                    .all(|(name, v)| ctx.get(name) == v.as_ref());
+            let drafted = match &mut m.draft {
+                Some(d) if unchanged => d,
+                slot => {
+                    m.values = m.reads.iter().map(|name| ctx.get(name).cloned()).collect();
+                    slot.insert(render(app, phase, now))
+                }
+            };
+            f(drafted)
+        })
+    }
+
+    /// The names the subject and body of `phase` read, or `None` when either does not
+    /// parse (or the phase has no templates).
+    fn reads(app: &App, phase: &str) -> Option<BTreeSet<String>> {
+        let (subject, body) = draft::templates(&app.runbook, phase)?;
+        let mut names = template::undeclared(&subject).ok()?;
+        names.extend(template::undeclared(&body).ok()?);
+        Some(names)
     }
 }
 
@@ -167,4 +267,139 @@ fn render_text(frame: &mut Frame, th: Theme, subject: &str, body: &str, area: Re
     ];
     lines.extend(body.lines().map(|l| Line::from(clean(l))));
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), area);
+}
+
+#[cfg(test)]
+mod tests {
+    use jiff::{SignedDuration, Timestamp};
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+
+    use super::live::RENDERS;
+    use crate::app::App;
+    use crate::runbook::Runbook;
+    use crate::session::{Event, Record, WindowSpec};
+
+    fn book(body: &str) -> Runbook {
+        let source = format!(
+            r#"
+[runbook]
+title = "Memo"
+
+[window]
+duration = "4h"
+
+[message.during]
+subject = "Update"
+body = "{body}"
+
+[[phase]]
+id = "p"
+title = "P"
+
+[[phase.step]]
+id = "a"
+title = "A"
+
+[[phase.step]]
+id = "b"
+title = "B"
+"#
+        );
+        Runbook::parse("memo.toml", &source).unwrap()
+    }
+
+    fn ts(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    fn record(seq: u64, at: &str, event: Event) -> Record {
+        Record {
+            seq,
+            at: ts(at),
+            by: "x@y".into(),
+            event,
+        }
+    }
+
+    fn app(body: &str, session: &str) -> App {
+        let rb = book(body);
+        let started = record(
+            1,
+            "2026-01-01T10:00:00Z",
+            Event::SessionStarted {
+                session: session.into(),
+                runbook_path: "memo.toml".into(),
+                runbook_sha256: rb.sha256.clone(),
+                vars: Default::default(),
+                window: WindowSpec {
+                    start: ts("2026-01-01T10:00:00Z"),
+                    end: ts("2026-01-01T14:00:00Z"),
+                    timezone: "UTC".into(),
+                },
+                cutover_version: "t".into(),
+                rehearsal: false,
+            },
+        );
+        App::new(rb, &[started], "x@y".into(), true, true)
+    }
+
+    /// The message pane alone, as text.
+    fn pane(app: &App, now: Timestamp) -> String {
+        let mut t = Terminal::new(TestBackend::new(60, 12)).unwrap();
+        t.draw(|f| super::render(f, app, crate::ui::theme(app), now, f.area(), false))
+            .unwrap();
+        let buf = t.backend().buffer();
+        (0..buf.area.height)
+            .map(|y| {
+                (0..buf.area.width)
+                    .map(|x| buf[(x, y)].symbol().to_string())
+                    .collect::<String>()
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn the_live_draft_follows_every_change_it_reads_and_only_those() {
+        let t0 = ts("2026-01-01T10:30:00Z");
+        let mut a = app("{{ steps_done }} done at {{ now }}", "s-a");
+        let renders = || RENDERS.get();
+        let start = renders();
+        assert!(pane(&a, t0).contains("0 done at 2026-01-01 10:30 UTC"));
+        // Seconds later nothing it reads has changed: no template is rendered.
+        let t1 = t0 + SignedDuration::from_secs(20);
+        assert!(pane(&a, t1).contains("0 done at 2026-01-01 10:30 UTC"));
+        assert_eq!(
+            renders() - start,
+            1,
+            "a frame without changes renders nothing"
+        );
+        // A journaled step: the draft says so at once, at the same clock.
+        a.apply(&record(
+            2,
+            "2026-01-01T10:30:10Z",
+            Event::StepDone { step: "a".into() },
+        ));
+        assert!(pane(&a, t1).contains("1 done at 2026-01-01 10:30 UTC"));
+        // The minute it shows turns.
+        let t2 = t0 + SignedDuration::from_secs(60);
+        assert!(pane(&a, t2).contains("1 done at 2026-01-01 10:31 UTC"));
+        assert_eq!(renders() - start, 3);
+
+        // Another screen on the same thread, another runbook: each sees its own draft.
+        let b = app("{{ operator }} writes", "s-b");
+        assert!(pane(&b, t2).contains("x@y writes"));
+        assert!(pane(&a, t2).contains("1 done at 2026-01-01 10:31 UTC"));
+        assert!(pane(&b, t2).contains("x@y writes"));
+    }
+
+    #[test]
+    fn a_draft_that_cannot_render_says_so_each_time() {
+        let t0 = ts("2026-01-01T10:30:00Z");
+        let a = app("{{ steps_done + 1 }}", "s-c");
+        for _ in 0..2 {
+            assert!(pane(&a, t0).contains("cannot be drafted"));
+        }
+    }
 }

@@ -202,7 +202,7 @@ fn render_header(frame: &mut Frame, app: &App, th: Theme, area: Rect) {
     pieces.push((
         3,
         Span::styled(
-            format!("{}session {}", th.sep(), app.run.session),
+            format!("{}session {}", th.sep(), clean(&app.run.session)),
             th.muted(),
         ),
     ));
@@ -244,8 +244,9 @@ fn render_status(frame: &mut Frame, app: &App, th: Theme, area: Rect) {
             th.bad().add_modifier(ratatui::style::Modifier::REVERSED),
         ),
         (_, Some(_)) => (format!(" read #{} ", app.run.last_seq), th.ok()),
+        // The last number that is on disk stays in sight: it is what a resume brings back.
         (Some(_), None) => (
-            " NOT SAVED ".to_string(),
+            format!(" NOT SAVED after #{} ", app.run.last_seq),
             th.bad().add_modifier(ratatui::style::Modifier::REVERSED),
         ),
         (None, None) => (format!(" saved #{} ", app.run.last_seq), th.ok()),
@@ -261,7 +262,10 @@ fn render_status(frame: &mut Frame, app: &App, th: Theme, area: Rect) {
             th.bad(),
         )),
         (Some(err), _) => Line::from(Span::styled(
-            format!(" STATE NOT SAVED: {}", clean(err)),
+            format!(
+                " STATE NOT SAVED: {} · actions are refused until it can be written (retried every second)",
+                clean(err)
+            ),
             th.bad(),
         )),
         (None, Some(f)) => Line::from(Span::styled(

@@ -248,12 +248,14 @@ fn nearest_256(r: u8, g: u8, b: u8) -> u8 {
 }
 
 /// Runbook text is shown as text: control characters (an escape in a TOML string, a
-/// stray tab) become visible placeholders instead of reaching the terminal.
+/// stray tab) become visible placeholders instead of reaching the terminal. So do bidi
+/// controls, which are not `is_control` but can make a command read differently from
+/// the one that runs (`echo done \u{202E}; rm -rf ~ #`), as in command output.
 pub fn clean(text: &str) -> String {
     text.chars()
         .map(|c| match c {
             '\t' => ' ',
-            c if c.is_control() => '�',
+            c if c.is_control() || sanitize::is_bidi_control(c) => '�',
             c => c,
         })
         .collect()
@@ -420,5 +422,9 @@ mod tests {
     #[test]
     fn clean_neutralises_escapes() {
         assert_eq!(clean("a\x1b]0;pwned\x07b\tc"), "a�]0;pwned�b c");
+        assert_eq!(
+            clean("x\u{202E}y\u{2066}z\u{200F}w\u{061C}v\u{202A}u\u{2069}"),
+            "x�y�z�w�v�u�"
+        );
     }
 }

@@ -337,7 +337,9 @@ fn downtime(th: Theme, ws: &WindowStatus, width: usize) -> Line<'static> {
     let state = if d.ended.is_some() { ", ended" } else { "" };
     let style = match d.expected {
         // Half as long again as announced is a different conversation with stakeholders.
-        Some(e) if d.elapsed.as_secs() * 2 > e.as_secs() * 3 => th.bad(),
+        Some(e) if d.elapsed.as_secs().saturating_mul(2) > e.as_secs().saturating_mul(3) => {
+            th.bad()
+        }
         Some(_) if d.over() => th.warn(),
         _ => Style::default(),
     };
