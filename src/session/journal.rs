@@ -205,17 +205,20 @@ pub fn read(path: &Path) -> Result<(Vec<Record>, OpenReport), JournalError> {
     ))
 }
 
+/// The error for a failed `action` on the journal at `path`, for `map_err`.
+fn io_error(path: &Path, action: &'static str) -> impl FnOnce(std::io::Error) -> JournalError {
+    let path = path.to_path_buf();
+    move |source| JournalError::Io {
+        action,
+        path,
+        source,
+    }
+}
+
 impl Journal {
     /// Creates a new, empty journal (0600). Fails if one exists: sessions never share one.
     pub fn create(path: &Path) -> Result<Journal, JournalError> {
-        let io = |action| {
-            let path = path.to_path_buf();
-            move |source| JournalError::Io {
-                action,
-                path,
-                source,
-            }
-        };
+        let io = |action| io_error(path, action);
         let file = OpenOptions::new()
             .append(true)
             .create_new(true)
@@ -237,14 +240,7 @@ impl Journal {
     /// Opens an existing journal for appending: cuts a torn tail (and makes the cut
     /// durable) before returning, so the next record lands right after the last good one.
     pub fn open(path: &Path) -> Result<(Journal, Vec<Record>, OpenReport), JournalError> {
-        let io = |action| {
-            let path = path.to_path_buf();
-            move |source| JournalError::Io {
-                action,
-                path,
-                source,
-            }
-        };
+        let io = |action| io_error(path, action);
         let bytes = read_all(path)?;
         let scan = scan(path, &bytes)?;
         let file = OpenOptions::new()
@@ -278,14 +274,7 @@ impl Journal {
     /// tail: an action the operator saw refused must not come back on the next resume.
     /// Returns the journal, positioned after record `acked`, and how many records it cut.
     pub fn reopen(path: &Path, acked: u64) -> Result<(Journal, u64), JournalError> {
-        let io = |action| {
-            let path = path.to_path_buf();
-            move |source| JournalError::Io {
-                action,
-                path,
-                source,
-            }
-        };
+        let io = |action| io_error(path, action);
         let bytes = read_all(path)?;
         let scan = scan(path, &bytes)?;
         // `scan` checks that seqs run 1, 2, 3...: the count is the last seq.
@@ -367,14 +356,7 @@ impl Journal {
     /// between, the NULs are a torn tail that the next open cuts (a NUL tail never
     /// decodes, and a follower never sees a line in it: it has no newline).
     pub fn probe(&mut self) -> Result<(), JournalError> {
-        let io = |action| {
-            let path = self.path.clone();
-            move |source| JournalError::Io {
-                action,
-                path,
-                source,
-            }
-        };
+        let io = |action| io_error(&self.path, action);
         let before = self.file.metadata().map_err(io("measure"))?.len();
         let tried = write_checked(&mut self.file, &[0u8; PROBE_LEN])
             .map_err(io("append to"))
@@ -393,14 +375,7 @@ impl Journal {
 
     /// Writes one whole line and syncs it; on failure takes it back off.
     fn write_line(&mut self, line: &[u8]) -> Result<(), JournalError> {
-        let io = |action| {
-            let path = self.path.clone();
-            move |source| JournalError::Io {
-                action,
-                path,
-                source,
-            }
-        };
+        let io = |action| io_error(&self.path, action);
         // One write of the whole line: a crash leaves either nothing or a torn tail
         // that the next open cuts off.
         let before = self.file.metadata().map_err(io("measure"))?.len();
