@@ -180,7 +180,11 @@ pub struct ReadOnly {
     pub run: crate::run::RunState,
 }
 
-pub fn read_session(session: Option<&str>) -> Result<ReadOnly, Failure> {
+/// The store and the folder of `session`, or of the most recent session when none is
+/// named, for the commands that only read.
+pub fn existing_session(
+    session: Option<&str>,
+) -> Result<(crate::session::Store, crate::session::SessionPaths), Failure> {
     let store = crate::session::Store::open_existing(store_root()?);
     let id = match session {
         Some(id) => id.to_string(),
@@ -192,6 +196,11 @@ pub fn read_session(session: Option<&str>) -> Result<ReadOnly, Failure> {
         })?,
     };
     let paths = store.existing(&id)?;
+    Ok((store, paths))
+}
+
+pub fn read_session(session: Option<&str>) -> Result<ReadOnly, Failure> {
+    let (_, paths) = existing_session(session)?;
     let (records, _) = paths.read_journal()?;
     let runbook = resume::verified_runbook(&paths, &records)?;
     let run = crate::run::RunState::replay(&runbook, &records);

@@ -34,17 +34,8 @@ struct StatusJson<'a> {
 /// a script polling `status` must notice that the state it reads stops short, and an
 /// exit code is the one thing every script already checks.
 pub fn status(session: Option<&str>, json: bool) -> Result<(), Failure> {
-    let store = Store::open_existing(store_root()?);
-    let id = match session {
-        Some(id) => id.to_string(),
-        None => store.ids()?.pop().ok_or_else(|| {
-            Failure::new(
-                exit::NO_INPUT,
-                format!("no sessions in {}", store.root().display()),
-            )
-        })?,
-    };
-    let paths = store.existing(&id)?;
+    let (store, paths) = super::existing_session(session)?;
+    let id = paths.id.clone();
     let prefix = read_prefix(&paths.journal()).map_err(|e| Failure::from(StoreError::from(e)))?;
     let damaged = |shown: Option<u64>| {
         prefix.damage.as_ref().map(|d| {

@@ -4,23 +4,13 @@
 
 use std::fmt::Write as _;
 
-use super::{Failure, exit, store_root};
+use super::{Failure, exit};
+use crate::session::JournalError;
 use crate::session::store::driver;
 use crate::session::verify::{self, Check, Report, Severity};
-use crate::session::{JournalError, Store};
 
 pub fn run(session: Option<&str>, json: bool) -> Result<(), Failure> {
-    let store = Store::open_existing(store_root()?);
-    let id = match session {
-        Some(id) => id.to_string(),
-        None => store.ids()?.pop().ok_or_else(|| {
-            Failure::new(
-                exit::NO_INPUT,
-                format!("no sessions in {}", store.root().display()),
-            )
-        })?,
-    };
-    let paths = store.existing(&id)?;
+    let (_, paths) = super::existing_session(session)?;
     let report = verify::verify(&paths).map_err(|e| {
         let code = match e {
             JournalError::Io { .. } => exit::IO,
@@ -47,7 +37,8 @@ pub fn run(session: Option<&str>, json: bool) -> Result<(), Failure> {
         Err(Failure::new(
             exit::DATA,
             format!(
-                "session {id} is damaged: {} error(s), {} warning(s) ({where_} say where)",
+                "session {} is damaged: {} error(s), {} warning(s) ({where_} say where)",
+                paths.id,
                 report.errors(),
                 report.warnings()
             ),
